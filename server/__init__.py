@@ -1,0 +1,92 @@
+"""SkillVoucher (技能培训电子券): the application factory. Importing this package does nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from server.config import PROJECT_ROOT, Settings
+
+PWA_DIR = PROJECT_ROOT / "pwa"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    """SQLite: WAL, a busy timeout, enforced foreign keys, and SQLAlchemy's documented
+    pysqlite recipe (driver autocommit off, our own BEGIN) so SAVEPOINTs and transactions
+    behave. Transactions begin IMMEDIATE so concurrent writers queue on the busy timeout
+    instead of failing when a read lock cannot be upgraded."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(config: dict | None = None, settings: Settings | None = None) -> Flask:
+    """Build the app. `config` overrides Flask config keys (tests use this)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
+    app.config.from_mapping(settings.as_flask())
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from server import models  # noqa: F401  (registers the tables on the metadata)
+    from server.adapters.sms import sender_from_setting
+    from server.adapters.storage import store_from_url
+    from server.extensions import db, limiter, migrate
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        db_file = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        if db_file and db_file != ":memory:":
+            Path(db_file).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _install_sqlite_hooks(db.engine)
+
+    app.extensions["sms_sender"] = sender_from_setting(app.config["SMS_SENDER"])
+    app.extensions["store"] = store_from_url(app.config["STORAGE_URL"])
+
+    from server.api import register_blueprints
+    from server.api.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_blueprints(app)
+    _register_pwa(app)
+
+    from server.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_pwa(app: Flask) -> None:
+    from server.api.openapi import documented
+
+    @app.get("/")
+    @documented("学员端 PWA 外壳页面", "pwa", response_media="text/html")
+    def pwa_shell():
+        return send_from_directory(PWA_DIR, "index.html")
+
+    @app.get("/pwa/<path:filename>")
+    @documented("PWA 静态资源", "pwa", response_media="application/octet-stream", errors=(404,))
+    def pwa_asset(filename: str):
+        return send_from_directory(PWA_DIR, filename)

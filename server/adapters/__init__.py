@@ -1,0 +1,1 @@
+"""I/O other than the database: hashing, tokens, SMS, file storage."""

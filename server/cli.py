@@ -1,0 +1,41 @@
+"""`flask --app server.wsgi <command>`: operational commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load reference data and the demo regions' organisations, staff and trainees (idempotent)."""
+        from server.services import demo
+
+        summary = demo.load_demo()
+        click.echo(demo.describe(summary))
+
+    @app.cli.command("seed-reference")
+    def seed_reference() -> None:
+        """Load regions and the occupation catalogue (idempotent)."""
+        from server.services import reference_data
+
+        counts = reference_data.load_reference_data()
+        click.echo(f"regions: {counts['regions']}, occupations: {counts['occupations']}")
+
+    audit_group = click.Group("audit", help="The tamper-evident audit log.")
+
+    @audit_group.command("verify")
+    def audit_verify() -> None:
+        """Check the hash chain; exit 1 and name the first bad event if it is broken."""
+        from server.services import audit
+
+        problem, count, head = audit.verify()
+        if problem is None:
+            click.echo(f"audit chain OK: {count} events, head {head}")
+            return
+        click.echo(f"audit chain BROKEN at event {problem.seq} ({problem.kind}): {problem.message}",
+                   err=True)
+        raise SystemExit(1)
+
+    app.cli.add_command(audit_group)

@@ -1,0 +1,1 @@
+"""One function per user action; each is one transaction, committed here."""
