@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from server.config import PROJECT_ROOT, Settings
+from server.config import PROJECT_ROOT, Settings, normalise_database_url
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -41,6 +41,8 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     app.config.from_mapping(settings.as_flask())
     if config:
         app.config.update(config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

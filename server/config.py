@@ -19,6 +19,14 @@ class ConfigError(RuntimeError):
     """The environment describes a deployment that must not start."""
 
 
+def normalise_database_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean the psycopg 3 driver, which is what we install."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def _read_or_create_secret(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
