@@ -207,6 +207,7 @@ class AuditEventOut(BaseModel):
     action: str
     object_type: str
     object_id: str
+    region_code: str | None
     before: dict | None
     after: dict | None
     hash: str
