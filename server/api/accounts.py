@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, make_response, request
 
 from server.api import schemas as s
 from server.api.http import parse_body, parse_query, respond, trainee_out, user_out
@@ -72,6 +72,27 @@ def update_trainee(trainee_id: int):
     profile = accounts.update_trainee(current_principal(), trainee_id,
                                       **body.model_dump(exclude_unset=True))
     return respond(trainee_out(profile, current_principal()))
+
+
+@bp.put("/trainees/<int:trainee_id>/photo")
+@signed_in()
+@documented("上传登记照（JPEG/PNG/WebP，≤5 MB；去除 EXIF 等元数据后保存）", "trainees",
+            response=s.TraineeOut, errors=(404, 413, 422))
+def put_enrolment_photo(trainee_id: int):
+    profile = accounts.set_enrolment_photo(current_principal(), trainee_id, request.get_data())
+    return respond(trainee_out(profile, current_principal()))
+
+
+@bp.get("/trainees/<int:trainee_id>/photo")
+@signed_in()
+@documented("查看登记照（本人及本辖区人社局工作人员）", "trainees", response_media="image/jpeg",
+            errors=(404,))
+def get_enrolment_photo(trainee_id: int):
+    data = accounts.enrolment_photo(current_principal(), trainee_id)
+    response = make_response(data)
+    response.headers["Content-Type"] = "image/jpeg"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/users")

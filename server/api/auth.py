@@ -8,7 +8,8 @@ from server.api import schemas as s
 from server.api.http import parse_body, respond, user_out
 from server.api.openapi import documented
 from server.api.security import current_principal, signed_in
-from server.domain.errors import ValidationFailed
+from server.domain.errors import InvalidMobile, ValidationFailed
+from server.domain.identity import normalise_mobile
 from server.extensions import limiter
 from server.services import auth as auth_service
 
@@ -16,10 +17,20 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 def _account_key() -> str:
-    """Rate-limit key for the account named in the body (username or mobile)."""
+    """Rate-limit key for the account the request acts on, normalised the way the service
+    looks it up, so `+86 139…`, `139 …` or ` name ` cannot each get a fresh allowance."""
     payload = request.get_json(silent=True)
-    name = (payload.get("username") or payload.get("mobile")) if isinstance(payload, dict) else None
-    return f"account:{str(name or '-')[:64]}"
+    if not isinstance(payload, dict):
+        return "account:-"
+    # Strip as the request schemas do; a non-string is refused by the schema anyway.
+    username, mobile, code = (v.strip() if isinstance(v, str) else ""
+                              for v in map(payload.get, ("username", "mobile", "sms_code")))
+    if mobile and (code or not username):  # the same choice the login handler makes
+        try:
+            return f"account:m:{normalise_mobile(mobile)}"
+        except InvalidMobile:
+            return f"account:m:{mobile[:64]}"
+    return f"account:u:{username[:64] or '-'}"
 
 
 def _token_response(pair: auth_service.TokenPair) -> s.TokenResponse:

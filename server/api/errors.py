@@ -26,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[e.DomainError], int]] = [
     (e.NotFound, 404),
     (e.Conflict, 409),
     (e.RateLimited, 429),
+    (e.PayloadTooLarge, 413),
     (e.ValidationFailed, 422),
 ]
 

@@ -99,3 +99,13 @@ class DuplicateUsername(Conflict):
 class RateLimited(DomainError):
     code = "RATE_LIMITED"
     message = "操作过于频繁，请稍后再试"
+
+
+class InvalidImage(ValidationFailed):
+    code = "INVALID_IMAGE"
+    message = "图片无法识别，请上传 JPEG、PNG 或 WebP 照片"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    message = "上传内容过大"

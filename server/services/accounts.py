@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from server.adapters import passwords
+from server.adapters import images, passwords
 from server.domain import accounts
 from server.domain.access import Principal, Role, require_role, role_fits_organisation
 from server.domain.eligibility import parse_categories
@@ -16,7 +18,9 @@ from server.domain.errors import (
     DuplicateMobile,
     DuplicateUsername,
     Forbidden,
+    InvalidImage,
     NotFound,
+    PayloadTooLarge,
     ValidationFailed,
 )
 from server.domain.identity import mask_id_number, normalise_mobile, parse_id_number
@@ -147,6 +151,43 @@ def update_trainee(principal: Principal, trainee_id: int, *, mobile: str | None 
                  after=_summary(profile) | {"mobile": profile.user.mobile})
     db.session.commit()
     return profile
+
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+
+
+def set_enrolment_photo(principal: Principal, trainee_id: int, raw: bytes) -> TraineeProfile:
+    """Store a trainee's enrolment photo (登记照), normalised and stripped of metadata.
+    Bureau staff take it at registration; a trainee may upload their own."""
+    profile = visible_trainee(principal, trainee_id)
+    if principal.role is not Role.TRAINEE:
+        require_role(principal, *TRAINEE_REGISTRARS)
+    if len(raw) > MAX_PHOTO_BYTES:
+        raise PayloadTooLarge(details={"max_bytes": MAX_PHOTO_BYTES})
+    try:
+        photo = images.normalise(raw, longest_side=1024)
+    except images.ImageRejected as exc:
+        raise InvalidImage(details={"reason": exc.reason}) from None
+    key = f"enrolment-photos/{profile.id}/{secrets.token_hex(16)}.jpg"
+    current_app.extensions["store"].put(key, photo.data, "image/jpeg")
+    old_key, profile.photo_key = profile.photo_key, key
+    audit.record(principal, "trainee.photo_set", "trainee", profile.id,
+                 region_code=profile.home_region_code,
+                 after={"width": photo.width, "height": photo.height})
+    db.session.commit()
+    if old_key:
+        current_app.extensions["store"].delete(old_key)
+    return profile
+
+
+def enrolment_photo(principal: Principal, trainee_id: int) -> bytes:
+    """The photo, for the trainee themself and bureau staff of their region only."""
+    profile = visible_trainee(principal, trainee_id)
+    if principal.role is not Role.TRAINEE:
+        require_role(principal, Role.BUREAU_REVIEWER, Role.BUREAU_SUPERVISOR, Role.ADMIN)
+    if profile.photo_key is None:
+        raise NotFound("尚未上传登记照", code="PHOTO_NOT_FOUND")
+    return current_app.extensions["store"].get(profile.photo_key)
 
 
 @dataclass(frozen=True)
