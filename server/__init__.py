@@ -51,7 +51,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     from server import models  # noqa: F401  (registers the tables on the metadata)
     from server.adapters.sms import sender_from_setting
     from server.adapters.storage import store_from_url
-    from server.extensions import db, limiter, migrate
+    from server.extensions import db, install_rate_limits, migrate
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         db_file = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
@@ -59,7 +59,6 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
             Path(db_file).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    limiter.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _install_sqlite_hooks(db.engine)
@@ -73,6 +72,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     register_error_handlers(app)
     register_blueprints(app)
     _register_pwa(app)
+    install_rate_limits(app)
 
     from server.cli import register_commands
 

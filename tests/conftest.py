@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from server import create_app
 from server.config import Settings
-from server.extensions import db, limiter
+from server.extensions import db
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
@@ -75,7 +75,7 @@ def _clean(app):
     with app.app_context():
         _empty_tables()
         load_reference_data()
-    limiter.reset()
+    app.extensions["rate_limiter"].reset()
     app.extensions["sms_sender"].sent.clear()
     yield
     with app.app_context():

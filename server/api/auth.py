@@ -10,7 +10,7 @@ from server.api.openapi import documented
 from server.api.security import current_principal, signed_in
 from server.domain.errors import InvalidMobile, ValidationFailed
 from server.domain.identity import normalise_mobile
-from server.extensions import limiter
+from server.extensions import rate_limit
 from server.services import auth as auth_service
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -40,8 +40,8 @@ def _token_response(pair: auth_service.TokenPair) -> s.TokenResponse:
 
 
 @bp.post("/login")
-@limiter.limit("30/minute")  # per address
-@limiter.limit("10/minute", key_func=_account_key)
+@rate_limit("30/minute")  # per address
+@rate_limit("10/minute", key_func=_account_key)
 @documented("登录：工作人员用用户名+密码；学员用手机号+密码或手机号+短信验证码", "auth",
             body=s.LoginRequest, response=s.TokenResponse, errors=(401, 403, 429))
 def login():
@@ -59,8 +59,8 @@ def login():
 
 
 @bp.post("/sms-code")
-@limiter.limit("20/hour")  # per address
-@limiter.limit("1/minute;10/day", key_func=_account_key)
+@rate_limit("20/hour")  # per address
+@rate_limit("1/minute;10/day", key_func=_account_key)
 @documented("发送登录短信验证码（不透露手机号是否已登记）", "auth", body=s.SmsCodeRequest,
             response=s.Accepted, status=202, errors=(429,))
 def sms_code():
@@ -70,7 +70,7 @@ def sms_code():
 
 
 @bp.post("/refresh")
-@limiter.limit("60/minute")
+@rate_limit("60/minute")
 @documented("用刷新令牌换取新的令牌对（旧刷新令牌随即失效）", "auth", body=s.RefreshRequest,
             response=s.TokenResponse, errors=(401,))
 def refresh():
