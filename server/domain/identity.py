@@ -14,13 +14,13 @@ from server.domain.errors import InvalidIdNumber, InvalidMobile
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d also matches full-width digits
+_MOBILE_SHAPE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def check_character(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise InvalidIdNumber(details={"reason": "shape"})
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
@@ -65,9 +65,11 @@ def mask_id_number(number: str | None) -> str | None:
 
 
 def mask_mobile(mobile: str | None) -> str | None:
-    """`138****1234`."""
-    if not mobile or len(mobile) != 11:
+    """`138****1234`; anything that is not 11 characters is hidden entirely, never echoed."""
+    if not mobile:
         return mobile
+    if len(mobile) != 11:
+        return "*" * len(mobile)
     return mobile[:3] + "****" + mobile[-4:]
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
 
-_CODE_SHAPE = re.compile(r"^(\d{6}|\d{9})$")
+_CODE_SHAPE = re.compile(r"^([0-9]{6}|[0-9]{9})\Z")  # ASCII digits; \Z, not $, refuses "140000\n"
 
 
 class RegionLevel(StrEnum):
