@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from server.adapters import access_tokens, passwords
 from server.domain import accounts
-from server.domain.access import Principal
+from server.domain.access import Principal, Role
 from server.domain.errors import (
     AccountDisabled,
     AccountLocked,
@@ -137,7 +137,7 @@ def send_sms_code(mobile: str) -> None:
     is sent, but the answer is the same, so the endpoint does not reveal who is registered."""
     mobile = normalise_mobile(mobile)
     user = db.session.scalar(select(User).where(User.mobile == mobile))
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.role is not Role.TRAINEE:
         return
     code = "".join(secrets.choice("0123456789") for _ in range(accounts.SMS_CODE_LENGTH))
     now = utcnow()
@@ -175,7 +175,7 @@ def login_with_sms_code(*, mobile: str, code: str) -> TokenPair:
     if used.rowcount != 1:
         raise InvalidOneTimeCode()
     user = db.session.scalar(select(User).where(User.mobile == mobile))
-    if user is None:
+    if user is None or user.role is not Role.TRAINEE:  # staff sign in with a password only
         raise InvalidOneTimeCode()
     _refuse_if_unusable(user, now)
     return _succeed(user, "sms_code")
