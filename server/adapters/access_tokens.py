@@ -19,13 +19,16 @@ class AccessTokenError(Exception):
     pass
 
 
-def issue(secret: str, *, user_id: int, role: str, minutes: int, now: datetime | None = None) -> str:
+def issue(secret: str, *, user_id: int, role: str, minutes: int, version: int = 0,
+          now: datetime | None = None) -> str:
+    """`version` is the user's token version: raising it invalidates every earlier token."""
     now = now or datetime.now(UTC)
     claims = {
         "iss": ISSUER,
         "sub": str(user_id),
         "role": role,
         "typ": "access",
+        "ver": version,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
         "jti": secrets.token_hex(8),

@@ -88,9 +88,10 @@ def logout():
 
 
 @bp.post("/password")
+@rate_limit("10/minute")  # per address; wrong old passwords also count towards the lockout
 @signed_in()
-@documented("修改密码（同时吊销所有刷新令牌）", "auth", body=s.ChangePasswordRequest, status=204,
-            errors=(401,))
+@documented("修改密码（所有登录会话随即失效，需重新登录）", "auth", body=s.ChangePasswordRequest,
+            status=204, errors=(401, 429))
 def change_password():
     body = parse_body(s.ChangePasswordRequest)
     auth_service.change_password(current_principal(), body.old_password, body.new_password)

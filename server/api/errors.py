@@ -66,6 +66,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(e.DomainError)
     def domain_error(exc: e.DomainError):
         response = error_response(status_for(exc), exc.code, exc.message, exc.details)
+        if isinstance(exc, e.NotAuthenticated | e.TokenInvalid):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="skillvoucher"'
         retry_after = exc.details.get("retry_after")
         if retry_after is not None:
             response.headers["Retry-After"] = str(max(1, int(retry_after)))

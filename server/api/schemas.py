@@ -46,7 +46,7 @@ class SmsCodeRequest(Strict):
 
 
 class RefreshRequest(Strict):
-    refresh_token: str = Field(max_length=256)
+    refresh_token: str = Field(max_length=2048)
 
 
 class ChangePasswordRequest(Strict):

@@ -27,7 +27,7 @@ from server.domain.identity import mask_id_number, normalise_mobile, parse_id_nu
 from server.domain.regions import is_within, prefix_of
 from server.extensions import db
 from server.models import Organisation, Region, TraineeProfile, User
-from server.services import audit
+from server.services import audit, auth
 from server.services.scope import organisation_clause, trainee_clause
 
 TRAINEE_REGISTRARS = (Role.BUREAU_REVIEWER, Role.ADMIN)
@@ -250,6 +250,8 @@ def set_user_active(principal: Principal, user_id: int, active: bool) -> User:
     user.is_active = active
     user.failed_logins = 0
     user.locked_until = None
+    if not active:
+        auth.end_all_sessions(user.id)
     audit.record(principal, "user.activated" if active else "user.disabled", "user", user.id,
                  before=before, after={"is_active": active})
     db.session.commit()

@@ -69,19 +69,25 @@ def _issue_pair(user: User, family_id: str | None = None) -> TokenPair:
         expires_at=utcnow() + timedelta(days=cfg["REFRESH_TOKEN_DAYS"]),
     ))
     access = access_tokens.issue(cfg["SECRET_KEY"], user_id=user.id, role=str(user.role),
-                                 minutes=minutes)
+                                 version=user.token_version, minutes=minutes)
     return TokenPair(access, refresh, minutes * 60, user)
 
 
 def _find_user(*, username: str | None, mobile: str | None) -> User | None:
+    """Staff by username; trainees by mobile (a staff member's mobile is not a login name)."""
     if username:
         return db.session.scalar(select(User).where(User.username == username))
-    return db.session.scalar(select(User).where(User.mobile == normalise_mobile(mobile or "")))
+    return db.session.scalar(select(User).where(User.mobile == normalise_mobile(mobile or ""),
+                                                User.role == Role.TRAINEE))
 
 
 def _refuse_if_unusable(user: User, now: datetime) -> None:
     if not user.is_active:
         raise AccountDisabled()
+    _refuse_if_locked(user, now)
+
+
+def _refuse_if_locked(user: User, now: datetime) -> None:
     if accounts.is_locked(user.locked_until, now):
         raise AccountLocked(details={"locked_until": user.locked_until.isoformat(),
                                      "retry_after": int((user.locked_until - now).total_seconds())})
@@ -98,7 +104,7 @@ def _record_failure(user: User, now: datetime) -> None:
     if until is not None:
         user.locked_until = until
         user.failed_logins = 0
-        audit.record(principal_of(user), "account.locked", "user", user.id,
+        audit.record(None, "account.locked", "user", user.id,
                      region_code=_home_region(user), after={"locked_until": until.isoformat()})
     db.session.commit()
     if until is not None:
@@ -113,10 +119,14 @@ def login_with_password(*, username: str | None, mobile: str | None, password: s
     if user is None:
         passwords.verify_password(None, password)  # same cost as a real check
         raise InvalidCredentials()
-    _refuse_if_unusable(user, now)
+    _refuse_if_locked(user, now)
     if not passwords.verify_password(user.password_hash, password):
-        _record_failure(user, now)
+        if user.is_active:
+            _record_failure(user, now)
         raise InvalidCredentials()
+    # Only someone who knows the password learns that the account is disabled.
+    if not user.is_active:
+        raise AccountDisabled()
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return _succeed(user, "password")
@@ -233,21 +243,35 @@ def principal_from_access_token(token: str | None) -> Principal:
     except access_tokens.AccessTokenError:
         raise TokenInvalid() from None
     user = db.session.get(User, int(claims["sub"]))
-    if user is None or not user.is_active or str(user.role) != claims.get("role"):
+    if (user is None or not user.is_active or str(user.role) != claims.get("role")
+            or claims.get("ver") != user.token_version):
         raise TokenInvalid()
     return principal_of(user)
 
 
+def end_all_sessions(user_id: int) -> None:
+    """Revoke every refresh token and invalidate every access token already issued (their
+    `ver` claim no longer matches). The caller commits."""
+    db.session.execute(update(User).where(User.id == user_id)
+                       .values(token_version=User.token_version + 1))
+    db.session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id,
+                                                  RefreshToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
 def change_password(principal: Principal, old_password: str, new_password: str) -> None:
+    """Change one's own password. A wrong old password counts towards the lockout, as at
+    sign-in, so a stolen access token cannot be used to guess it. Every session ends."""
     user = db.session.get(User, principal.user_id)
+    now = utcnow()
+    _refuse_if_locked(user, now)
     if not passwords.verify_password(user.password_hash, old_password):
+        _record_failure(user, now)
         raise InvalidCredentials("原密码不正确")
     accounts.check_password_strength(new_password)
     user.password_hash = passwords.hash_password(new_password)
-    now = utcnow()
-    db.session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
-                                                  RefreshToken.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    user.failed_logins = 0
+    end_all_sessions(user.id)
     audit.record(principal, "auth.password_changed", "user", user.id)
     db.session.commit()
 
