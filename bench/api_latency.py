@@ -1,0 +1,114 @@
+"""Median and p95 latency of the foundation's hot requests, through the whole Flask stack
+(routing, auth, scope filters, serialisation) with the WSGI test client, so the figures are
+the app's own cost without network noise.
+
+    .venv/bin/python bench/api_latency.py                      # SQLite (the embedded default)
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/api_latency.py
+
+The database is built by the migrations, loaded with the demo data and then 10,000 extra
+trainees in Huguan county, so the scoped list query filters a realistic table.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask_migrate import upgrade
+from sqlalchemy import insert, select, text
+
+from server import create_app
+from server.config import Settings
+from server.domain.access import Role
+from server.domain.identity import check_character
+from server.extensions import db
+from server.models import TraineeProfile, User
+from server.services import demo
+
+EXTRA_TRAINEES = 10_000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+
+
+def build_app(tmp: Path):
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}"
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp), "SECRET_KEY": "b" * 48})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}, settings=settings)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        demo.load_demo()
+        password_hash = db.session.scalar(select(User.password_hash).where(User.role == Role.TRAINEE))
+        users = [{"mobile": f"1380{n:07d}", "display_name": "压测学员", "role": Role.TRAINEE,
+                  "password_hash": password_hash} for n in range(EXTRA_TRAINEES)]
+        db.session.execute(insert(User), users)
+        ids = db.session.execute(select(User.id).where(User.mobile.like("1380%"))).scalars().all()
+        profiles = []
+        for n, user_id in enumerate(ids):
+            # (birth date, sequence) is unique per trainee, so every ID number is valid and distinct.
+            birth = date(1975, 1, 1) + timedelta(days=n // 999)
+            first17 = f"140427{birth:%Y%m%d}{n % 999 + 1:03d}"
+            profiles.append({"user_id": user_id, "real_name": "压测学员", "birth_date": birth,
+                             "id_number": first17 + check_character(first17),
+                             "sex": "M" if (n % 999 + 1) % 2 else "F",
+                             "home_region_code": "140427100", "categories": ["rural_migrant"]})
+        db.session.execute(insert(TraineeProfile), profiles)
+        db.session.commit()
+    return app
+
+
+def measure(label: str, call, rounds: int = ROUNDS) -> tuple[str, float, float]:
+    for _ in range(min(20, rounds)):
+        call()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        response = call()
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (label, response.status_code, response.get_data()[:200])
+    samples.sort()
+    return label, statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(Path(tmp))
+        client = app.test_client()
+
+        def login(body):
+            return client.post("/api/v1/auth/login", json=body)
+
+        reviewer = {"Authorization": "Bearer " + login(
+            {"username": "huguan.reviewer1", "password": demo.STAFF_PASSWORD}).json["access_token"]}
+        trainee_login = login({"mobile": "13902000001", "password": demo.TRAINEE_PASSWORD}).json
+        trainee = {"Authorization": "Bearer " + trainee_login["access_token"]}
+        trainee_id = trainee_login["user"]["trainee_id"]
+        results = [
+            measure("GET /healthz", lambda: client.get("/healthz")),
+            measure("GET /api/v1/me (trainee)", lambda: client.get("/api/v1/me", headers=trainee)),
+            measure("GET /api/v1/trainees/<id> (county reviewer)",
+                    lambda: client.get(f"/api/v1/trainees/{trainee_id}", headers=reviewer)),
+            measure("GET /api/v1/trainees?limit=50 (county reviewer, 10,030 in scope)",
+                    lambda: client.get("/api/v1/trainees?limit=50", headers=reviewer)),
+            measure("POST /api/v1/auth/login (argon2id + audit)", lambda: login(
+                {"username": "huguan.reviewer1", "password": demo.STAFF_PASSWORD}), rounds=60),
+        ]
+        with app.app_context():
+            dialect = db.engine.dialect.name
+        print(f"database: {dialect}; rounds: {ROUNDS} (login: 60)")
+        print(f"{'request':<70} {'median ms':>10} {'p95 ms':>10}")
+        for label, median, p95 in results:
+            print(f"{label:<70} {median:>10.2f} {p95:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
