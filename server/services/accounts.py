@@ -17,18 +17,17 @@ from server.domain.errors import (
     DuplicateIdNumber,
     DuplicateMobile,
     DuplicateUsername,
-    Forbidden,
     InvalidImage,
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
 )
 from server.domain.identity import mask_id_number, normalise_mobile, parse_id_number
-from server.domain.regions import is_within, prefix_of
+from server.domain.regions import prefix_of
 from server.extensions import db
-from server.models import Organisation, Region, TraineeProfile, User
+from server.models import Organisation, TraineeProfile, User
 from server.services import audit, auth
-from server.services.scope import organisation_clause, trainee_clause
+from server.services.scope import organisation_clause, region_in_scope, trainee_clause
 
 TRAINEE_REGISTRARS = (Role.BUREAU_REVIEWER, Role.ADMIN)
 
@@ -43,11 +42,7 @@ class TraineeInput:
     password: str | None = None
 
 
-def _region_or_refuse(code: str) -> Region:
-    region = db.session.get(Region, code)
-    if region is None:
-        raise ValidationFailed("行政区划不存在", details={"region_code": code})
-    return region
+OUT_OF_REGION = "只能登记本辖区的参训人员"
 
 
 def _summary(profile: TraineeProfile) -> dict:
@@ -69,9 +64,7 @@ def register_trainee(principal: Principal, data: TraineeInput) -> TraineeProfile
     real_name = (data.real_name or "").strip()
     if not 2 <= len(real_name) <= 32:
         raise ValidationFailed("姓名应为 2 到 32 个字", details={"field": "real_name"})
-    _region_or_refuse(data.home_region_code)
-    if not is_within(data.home_region_code, principal.region_code or "000000"):
-        raise Forbidden("只能登记本辖区的参训人员", details={"home_region_code": data.home_region_code})
+    region_in_scope(principal, data.home_region_code, OUT_OF_REGION)
     if data.password is not None:
         accounts.check_password_strength(data.password)
 
@@ -135,9 +128,7 @@ def update_trainee(principal: Principal, trainee_id: int, *, mobile: str | None 
     if categories is not None:
         profile.categories = [str(c) for c in parse_categories(categories)]
     if home_region_code is not None:
-        _region_or_refuse(home_region_code)
-        if not is_within(home_region_code, principal.region_code or "000000"):
-            raise Forbidden("只能登记本辖区的参训人员")
+        region_in_scope(principal, home_region_code, OUT_OF_REGION)
         profile.home_region_code = home_region_code
     if mobile is not None:
         profile.user.mobile = normalise_mobile(mobile)

@@ -6,12 +6,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from server.domain.access import OrgKind, Principal, Role, require_role
-from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.domain.regions import is_within
+from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.extensions import db
 from server.models import Occupation, Organisation, Region
 from server.services import audit
-from server.services.scope import organisation_clause
+from server.services.scope import organisation_clause, region_in_scope
 
 
 def database_answers() -> bool:
@@ -62,10 +61,7 @@ def visible_organisation(principal: Principal, org_id: int) -> Organisation:
 def create_organisation(principal: Principal, *, name: str, kind: OrgKind, region_code: str,
                         social_credit_code: str | None = None) -> Organisation:
     require_role(principal, Role.ADMIN)
-    if db.session.get(Region, region_code) is None:
-        raise ValidationFailed("行政区划不存在", details={"region_code": region_code})
-    if not is_within(region_code, principal.region_code or "000000"):
-        raise Forbidden("只能在本辖区内登记机构")
+    region_in_scope(principal, region_code, "只能在本辖区内登记机构")
     name = (name or "").strip()
     if not 2 <= len(name) <= 128:
         raise ValidationFailed("机构名称应为 2 到 128 个字", details={"field": "name"})

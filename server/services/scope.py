@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false
 
-from server.domain.access import Principal, Role
+from server.domain.access import Principal, Role, can_see_region
+from server.domain.errors import Forbidden, ValidationFailed
 from server.domain.regions import prefix_of
+from server.extensions import db
+from server.models import Region
 
 
 def region_clause(principal: Principal, region_column) -> ColumnElement[bool]:
@@ -34,3 +37,14 @@ def trainee_clause(principal: Principal, profile_model) -> ColumnElement[bool]:
 
 
 
+
+
+def region_in_scope(principal: Principal, region_code: str, refusal: str) -> Region:
+    """The region, if it exists and lies in the principal's region; otherwise a refusal
+    (ValidationFailed for an unknown code, Forbidden with `refusal` for one out of scope)."""
+    region = db.session.get(Region, region_code)
+    if region is None:
+        raise ValidationFailed("行政区划不存在", details={"region_code": region_code})
+    if not can_see_region(principal, region_code):
+        raise Forbidden(refusal, details={"region_code": region_code})
+    return region
