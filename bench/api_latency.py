@@ -63,6 +63,9 @@ def build_app(tmp: Path):
                              "home_region_code": "140427100", "categories": ["rural_migrant"]})
         db.session.execute(insert(TraineeProfile), profiles)
         db.session.commit()
+        # Give the planner statistics, as autovacuum / a long-running database would have.
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
     return app
 
 
