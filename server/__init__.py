@@ -49,6 +49,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from server import models  # noqa: F401  (registers the tables on the metadata)
+    from server.adapters.signing import KeyRing
     from server.adapters.sms import sender_from_setting
     from server.adapters.storage import store_from_url
     from server.extensions import db, install_rate_limits, migrate
@@ -65,6 +66,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
     app.extensions["sms_sender"] = sender_from_setting(app.config["SMS_SENDER"])
     app.extensions["store"] = store_from_url(app.config["STORAGE_URL"])
+    app.extensions["keyring"] = KeyRing(Path(app.config["KEYS_DIR"])).ensure()
 
     from server.api import register_blueprints
     from server.api.errors import register_error_handlers

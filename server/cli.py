@@ -23,6 +23,16 @@ def register_commands(app: Flask) -> None:
         counts = reference_data.load_reference_data()
         click.echo(f"regions: {counts['regions']}, occupations: {counts['occupations']}")
 
+    @app.cli.command("rotate-keys")
+    def rotate_keys() -> None:
+        """Make a new Ed25519 signing key the signer; older keys stay published (JWKS) so
+        tokens they signed verify until they expire. Restart the app to sign with it."""
+        from flask import current_app
+
+        key = current_app.extensions["keyring"].rotate()
+        click.echo(f"new signing key {key.kid}; keys published: "
+                   f"{len(current_app.extensions['keyring'].public_jwks()['keys'])}")
+
     audit_group = click.Group("audit", help="The tamper-evident audit log.")
 
     @audit_group.command("verify")

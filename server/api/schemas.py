@@ -29,6 +29,19 @@ class Health(BaseModel):
     version: str
 
 
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    use: str
+    alg: str
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
 # --- auth ---------------------------------------------------------------------------------
 
 

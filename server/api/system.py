@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, make_response
 
 from server.api import schemas as s
 from server.api.errors import error_response
@@ -26,3 +26,11 @@ def healthz():
 @documented("OpenAPI 3.1 接口文档", "system")
 def openapi_document():
     return build_document(current_app)
+
+
+@bp.get("/.well-known/jwks.json")
+@documented("验证电子券和证书令牌的公钥（JWKS，Ed25519）", "system", response=s.Jwks)
+def jwks():
+    response = make_response(current_app.extensions["keyring"].public_jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
