@@ -6,6 +6,7 @@ categories are here because a trainee's profile records them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
@@ -48,3 +49,111 @@ def parse_categories(values: list[str]) -> list[Category]:
     if unknown:
         raise ValidationFailed("未知的人员类别", details={"unknown_categories": unknown})
     return sorted({Category(v) for v in values}, key=list(Category).index)
+
+
+class ProgrammeType(StrEnum):
+    PUHUI = "puhui"  # 普惠制
+    ORDER = "order"  # 订单式
+    PROJECT = "project"  # 项目制
+    ENTERPRISE = "enterprise"  # 企业职工
+    STARTUP = "startup"  # 创业
+    APPRENTICE = "apprentice"  # 新型学徒制
+
+
+PROGRAMME_LABELS: dict[ProgrammeType, str] = {
+    ProgrammeType.PUHUI: "普惠制培训",
+    ProgrammeType.ORDER: "订单式培训",
+    ProgrammeType.PROJECT: "项目制培训",
+    ProgrammeType.ENTERPRISE: "企业职工培训",
+    ProgrammeType.STARTUP: "创业培训",
+    ProgrammeType.APPRENTICE: "企业新型学徒制培训",
+}
+
+C = Category
+# 004 二(二): the "六类人员" may take 普惠制 and employment-purpose training.
+SIX_GROUPS = frozenset({C.POVERTY_ALLEVIATED, C.GRADUATE, C.LIANGHOUSHENG, C.RURAL_MIGRANT,
+                        C.URBAN_UNEMPLOYED, C.HARD_TO_EMPLOY})
+# 002 第三条: employment-purpose (order/project) training adds 转岗职工, 退役军人, 残疾人.
+KEY_EMPLOYMENT_GROUPS = SIX_GROUPS | {C.REDEPLOYED_WORKER, C.VETERAN, C.DISABLED}
+
+ELIGIBLE_CATEGORIES: dict[ProgrammeType, frozenset[Category]] = {
+    ProgrammeType.PUHUI: SIX_GROUPS,  # 004 二(二)
+    ProgrammeType.ORDER: KEY_EMPLOYMENT_GROUPS,  # 002 第三条
+    ProgrammeType.PROJECT: KEY_EMPLOYMENT_GROUPS,  # 002 第三条
+    ProgrammeType.STARTUP: frozenset({C.ENTREPRENEUR}),  # 002 第三条 "有创业愿望的人员"
+    ProgrammeType.ENTERPRISE: frozenset({C.ENTERPRISE_EMPLOYEE}),  # 002 第四条
+    ProgrammeType.APPRENTICE: frozenset({C.ENTERPRISE_EMPLOYEE}),  # 002 第四条 企业新型学徒制
+}
+
+# 004 五(三): each year one 普惠制 subsidy, and one project- or order-type subsidy.
+YEARLY_GROUPS: dict[ProgrammeType, frozenset[ProgrammeType]] = {
+    ProgrammeType.PUHUI: frozenset({ProgrammeType.PUHUI}),
+    ProgrammeType.ORDER: frozenset({ProgrammeType.ORDER, ProgrammeType.PROJECT}),
+    ProgrammeType.PROJECT: frozenset({ProgrammeType.ORDER, ProgrammeType.PROJECT}),
+}
+
+# States (voucher state values) of a voucher still in use: not refused, cancelled or lapsed.
+OPEN_STATES = frozenset({"applied", "issued", "bound"})
+COUNTED_STATES = OPEN_STATES | {"trained", "redeemed", "written_off"}
+
+
+@dataclass(frozen=True)
+class HeldVoucher:
+    """A voucher the applicant already has, as the rules need to see it."""
+
+    programme: ProgrammeType
+    occupation_code: str
+    level: str
+    year: int  # the training year it belongs to
+    state: str  # a VoucherState value
+
+
+@dataclass(frozen=True)
+class Application:
+    programme: ProgrammeType
+    occupation_code: str
+    level: str
+    year: int
+    categories: frozenset[Category]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    clause: str  # the seed clause the rule comes from
+
+
+@dataclass(frozen=True)
+class Decision:
+    refusals: tuple[Refusal, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
+
+
+def decide(application: Application, held: list[HeldVoucher]) -> Decision:
+    """Every rule the application breaks, each with its code and clause (empty: eligible)."""
+    app = application
+    refusals: list[Refusal] = []
+    if not app.categories & ELIGIBLE_CATEGORIES[app.programme]:
+        wanted = "、".join(CATEGORY_LABELS[c] for c in sorted(ELIGIBLE_CATEGORIES[app.programme],
+                                                              key=list(Category).index))
+        refusals.append(Refusal("CATEGORY_NOT_ELIGIBLE",
+                                f"{PROGRAMME_LABELS[app.programme]}仅面向：{wanted}",
+                                "002 第三条、第四条; 004 二(二)"))
+    counted = [v for v in held if v.state in COUNTED_STATES]
+    same_group = YEARLY_GROUPS.get(app.programme)
+    if same_group and any(v.programme in same_group and v.year == app.year for v in counted):
+        label = "普惠制" if app.programme is ProgrammeType.PUHUI else "项目制或订单式"
+        refusals.append(Refusal("YEARLY_LIMIT", f"本年度已享受过一次{label}培训补贴", "004 五(三)"))
+    if any(v.occupation_code == app.occupation_code and v.state in OPEN_STATES for v in held):
+        refusals.append(Refusal("OPEN_VOUCHER_SAME_OCCUPATION", "该工种已有未完成的培训券",
+                                "product rule: one open voucher per occupation (not a seed clause)"))
+    if app.programme is ProgrammeType.ENTERPRISE and any(
+            v.programme is ProgrammeType.ENTERPRISE and v.occupation_code == app.occupation_code
+            and v.level == app.level and v.year == app.year for v in counted):
+        refusals.append(Refusal("ENTERPRISE_REPEAT", "企业职工培训同一工种同一等级同一年度内不得重复培训",
+                                "002 第四条"))
+    return Decision(tuple(refusals))
