@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from server.adapters.errors import Rejected
+
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_PIXELS = 40_000_000  # well above a 48-MP phone photo's decoded-draft size, far below a bomb
 
 
-class ImageRejected(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class ImageRejected(Rejected):
+    """The image was refused; see `reason`."""
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from server.adapters.errors import Rejected
+
 ALGORITHM = "EdDSA"
 
 
-class TokenRejected(Exception):
-    """The token is not one of ours, or no longer valid. `reason` is a stable short code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class TokenRejected(Rejected):
+    """The token is not one of ours, or no longer valid."""
 
 
 @dataclass(frozen=True)
