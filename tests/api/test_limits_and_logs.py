@@ -24,7 +24,10 @@ def _redis_answers() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _redis_answers(), reason="no Redis server answers at TEST_REDIS_URL")
+# On a laptop without Redis this one test is skipped; in CI (CI=true, where .ci/run starts Redis)
+# a missing Redis fails it instead, so the shared-limit promise is always checked there.
+@pytest.mark.skipif(not os.environ.get("CI") and not _redis_answers(),
+                    reason="no Redis server answers at TEST_REDIS_URL (install redis-server to run it)")
 def test_two_workers_share_the_sign_in_limit_through_redis(tmp_path, database_url):
     """With REDIS_URL set, the per-account limit counts requests from every worker together."""
     key_prefix = f"sv-test-{uuid.uuid4().hex[:8]}"
