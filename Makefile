@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app server.wsgi
 PORT ?= 8000
 export PORT
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test setup setup-dev migrate demo lint serve clean
+.PHONY: run test setup setup-dev migrate demo lint serve clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +42,15 @@ lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+	@echo "browser: $$($(CHROMIUM) --version 2>/dev/null)"
+
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

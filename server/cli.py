@@ -33,6 +33,14 @@ def register_commands(app: Flask) -> None:
         click.echo(f"new signing key {key.kid}; keys published: "
                    f"{len(current_app.extensions['keyring'].public_jwks()['keys'])}")
 
+    @app.cli.command("expire-vouchers")
+    def expire_vouchers() -> None:
+        """Expire issued vouchers past their last day (run daily, e.g. from cron at 00:10)."""
+        from server.services import vouchers
+
+        expired = vouchers.expire_due()
+        click.echo(f"expired {len(expired)} voucher(s)" + (": " + ", ".join(expired[:20]) if expired else ""))
+
     audit_group = click.Group("audit", help="The tamper-evident audit log.")
 
     @audit_group.command("verify")

@@ -98,6 +98,6 @@ class Settings:
             "ACCESS_TOKEN_MINUTES": self.access_token_minutes,
             "REFRESH_TOKEN_DAYS": self.refresh_token_days,
             "SMS_SENDER": self.sms_sender,
-            "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+            "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,  # a 10 MB class document and its envelope
             "JSON_AS_ASCII": False,
         }

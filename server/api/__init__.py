@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from server.api import accounts, auth, directory, system
+    from server.api import accounts, auth, classes, directory, system, vouchers
 
-    for module in (system, auth, accounts, directory):
+    for module in (system, auth, accounts, directory, vouchers, classes):
         app.register_blueprint(module.bp)

@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from server.domain import errors as e
+from server.domain.classes import ClassNotOpen
+from server.domain.vouchers import IllegalVoucherTransition, VoucherUnavailable
 
 log = logging.getLogger("skillvoucher.api")
 
@@ -25,6 +27,9 @@ STATUS_BY_ERROR: list[tuple[type[e.DomainError], int]] = [
     (e.Forbidden, 403),
     (e.NotFound, 404),
     (e.Conflict, 409),
+    (IllegalVoucherTransition, 409),
+    (VoucherUnavailable, 409),  # the voucher's state forbids binding; a mismatch stays 422
+    (ClassNotOpen, 409),
     (e.RateLimited, 429),
     (e.PayloadTooLarge, 413),
     (e.ValidationFailed, 422),

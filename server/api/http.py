@@ -60,3 +60,10 @@ def trainee_out(profile: TraineeProfile, viewer: Principal) -> s.TraineeOut:
         home_region_code=profile.home_region_code, categories=list(profile.categories),
         has_photo=profile.photo_key is not None, created_at=profile.created_at,
     )
+
+
+def person_out(profile: TraineeProfile, viewer: Principal) -> s.PersonOut:
+    """A trainee as lists show them: the ID number masked unless the viewer's role needs it."""
+    full = sees_full_id_numbers(viewer)
+    return s.PersonOut(id=profile.id, real_name=profile.real_name,
+                       id_number=profile.id_number if full else mask_id_number(profile.id_number))

@@ -31,6 +31,7 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     response_media: str = "application/json"
+    body_media: str | None = None  # a raw upload (not JSON): its media type
     extra: dict = field(default_factory=dict)
 
 
@@ -97,6 +98,9 @@ def build_document(app: Flask) -> dict:
             if op.body is not None:
                 operation["requestBody"] = {"required": True, "content": {
                     "application/json": {"schema": components.ref(op.body)}}}
+            elif op.body_media is not None:
+                operation["requestBody"] = {"required": True, "content": {
+                    op.body_media: {"schema": {"type": "string", "format": "binary"}}}}
             ok: dict = {"description": "成功"}
             if op.response is not None:
                 ok["content"] = {op.response_media: {"schema": components.ref(op.response)}}

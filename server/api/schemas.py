@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -242,3 +243,232 @@ class AuditVerifyOut(BaseModel):
     events_checked: int
     head_hash: str
     problem: dict | None
+
+
+# --- vouchers -----------------------------------------------------------------------------
+
+
+class VoucherApply(Strict):
+    """A trainee applies for themself; bureau staff name the trainee (兜底服务: issued at once)."""
+
+    occupation_code: str = Field(max_length=16)
+    level: str = Field(max_length=16)
+    programme: str = Field(max_length=16, description="puhui|order|project|enterprise|startup|apprentice")
+    region_code: str | None = Field(default=None, max_length=9, description="默认为户籍所在县")
+    trainee_id: int | None = None
+
+
+class Review(Strict):
+    approve: bool
+    reason: str | None = Field(default=None, max_length=200, description="不通过时必填")
+
+
+class Revoke(Strict):
+    reason: str = Field(max_length=200)
+
+
+class PersonOut(BaseModel):
+    id: int
+    real_name: str
+    id_number: str = Field(description="除人社局经办、监管和管理员外均打码")
+
+
+class VoucherOut(BaseModel):
+    id: int
+    serial: str
+    state: str
+    state_label: str
+    trainee: PersonOut
+    occupation_code: str
+    occupation_name: str
+    level: str
+    programme: str
+    programme_label: str
+    region_code: str
+    year: int
+    expires_on: date | None
+    reason: str | None
+    applied_at: datetime
+    decided_at: datetime | None
+    bound_class_id: int | None
+    bound_at: datetime | None
+    allowed_actions: list[str]
+
+
+class VoucherList(BaseModel):
+    items: list[VoucherOut]
+    total: int
+
+
+class VoucherQuery(Strict):
+    serial: str | None = Field(default=None, max_length=24, description="券号包含")
+    state: str | None = Field(default=None, max_length=16)
+    occupation_code: str | None = Field(default=None, max_length=16)
+    programme: str | None = Field(default=None, max_length=16)
+    region: str | None = Field(default=None, max_length=9)
+    institution_id: int | None = Field(default=None, description="已绑定到该机构的班级")
+    trainee_id: int | None = None
+    q: str | None = Field(default=None, max_length=32, description="学员姓名包含")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class VoucherToken(BaseModel):
+    token: str = Field(description="EdDSA 签名的电子券令牌（二维码内容）")
+    kid: str
+    expires_at: datetime
+
+
+# --- classes ------------------------------------------------------------------------------
+
+
+class SessionIn(Strict):
+    day: date
+    starts: time
+    ends: time
+    kind: Literal["theory", "practice"] = Field(description="theory 理论 / practice 实操")
+
+
+class SiteIn(Strict):
+    address: str = Field(max_length=200)
+    latitude: float = Field(description="WGS-84")
+    longitude: float
+    radius_m: int = Field(description="打卡范围（米）")
+
+
+class TeacherIn(Strict):
+    name: str = Field(max_length=32)
+    id_number: str = Field(max_length=18)
+    certificate_no: str = Field(max_length=64, description="资质证书编号")
+
+
+class ProposalIn(Strict):
+    """The fields of an opening application; on a draft, those given replace those in it."""
+
+    name: str | None = Field(default=None, max_length=64)
+    start_date: date | None = None
+    end_date: date | None = None
+    sessions: list[SessionIn] | None = Field(default=None, max_length=400)
+    site: SiteIn | None = None
+    teachers: list[TeacherIn] | None = Field(default=None, max_length=50)
+    documents: dict[str, int] | None = Field(default=None, description="材料类型 → 已上传材料 id")
+    assessment_plan: str | None = Field(default=None, max_length=4000, description="考核方案")
+    roster: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=200, description="学员身份证号码")
+
+
+class ClassCreate(ProposalIn):
+    occupation_code: str = Field(max_length=16)
+    level: str = Field(max_length=16)
+    programme: str = Field(max_length=16)
+    region_code: str = Field(max_length=9, description="培训所在县（区）")
+    name: str = Field(max_length=64)
+    start_date: date
+    end_date: date
+
+
+class InstitutionRef(BaseModel):
+    id: int
+    name: str
+
+
+class ClassOut(BaseModel):
+    id: int
+    name: str
+    state: str
+    state_label: str
+    institution: InstitutionRef
+    region_code: str
+    occupation_code: str
+    occupation_name: str
+    level: str
+    programme: str
+    programme_label: str
+    start_date: date
+    end_date: date
+    approved_version: int | None
+    roster_size: int
+    scanned: int
+
+
+class ClassList(BaseModel):
+    items: list[ClassOut]
+    total: int
+
+
+class ClassQuery(Strict):
+    state: str | None = Field(default=None, max_length=16)
+    occupation_code: str | None = Field(default=None, max_length=16)
+    programme: str | None = Field(default=None, max_length=16)
+    region: str | None = Field(default=None, max_length=9)
+    institution_id: int | None = None
+    q: str | None = Field(default=None, max_length=32, description="班级名称包含")
+    pending_review: bool = Field(default=False, description="只看待审批的申请")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class VersionOut(BaseModel):
+    number: int
+    state: str
+    proposal: dict = Field(description="申请内容；身份证号码按权限打码")
+    missing: list[str] = Field(description="尚缺的申请要素")
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class DocumentOut(BaseModel):
+    id: int
+    kind: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class RosterOut(BaseModel):
+    trainee: PersonOut
+    voucher_id: int
+    serial: str
+    voucher_state: str
+    scanned: bool = Field(description="已在本班验券")
+    bound_at: datetime | None
+
+
+class ClassDetail(ClassOut):
+    current: VersionOut | None = Field(description="现行（已批准）版本")
+    pending: VersionOut | None = Field(description="草稿或待审批的版本")
+    roster: list[RosterOut]
+    documents: list[DocumentOut]
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class ScanRequest(Strict):
+    token: str = Field(max_length=8192, description="扫码所得的电子券令牌")
+    request_id: str | None = Field(default=None, max_length=64, description="重试时保持不变")
+    device_id: str | None = Field(default=None, max_length=64)
+
+
+class ScanOut(BaseModel):
+    outcome: str
+    voucher: VoucherOut
+
+
+class ScanLogOut(BaseModel):
+    id: int
+    operator_id: int
+    device_id: str | None
+    voucher_id: int | None
+    outcome: str
+    status: int
+    created_at: datetime
+
+
+class ScanLog(BaseModel):
+    items: list[ScanLogOut]

@@ -1,7 +1,6 @@
-"""Eligibility categories (培训对象) from SPEC §5 (002 第三条; 004 二(二) "六类人员").
-
-The rules that decide which programme a category may enter arrive with vouchers; the
-categories are here because a trainee's profile records them.
+"""Eligibility (培训对象, SPEC §5): who may enter which programme, and the per-person limits
+(002 第三条、第四条; 004 二(二) "六类人员", 五(三)). `decide` names every rule an application
+breaks; the database repeats the limits as unique indexes so racing applications cannot both pass.
 """
 
 from __future__ import annotations
@@ -91,6 +90,17 @@ YEARLY_GROUPS: dict[ProgrammeType, frozenset[ProgrammeType]] = {
     ProgrammeType.ORDER: frozenset({ProgrammeType.ORDER, ProgrammeType.PROJECT}),
     ProgrammeType.PROJECT: frozenset({ProgrammeType.ORDER, ProgrammeType.PROJECT}),
 }
+
+
+
+def yearly_group(programme: ProgrammeType) -> str | None:
+    """The key under which 004 五(三) counts a voucher each year (None: not limited)."""
+    if programme is ProgrammeType.PUHUI:
+        return "puhui"
+    if programme in (ProgrammeType.ORDER, ProgrammeType.PROJECT):
+        return "order_project"
+    return None
+
 
 # States (voucher state values) of a voucher still in use: not refused, cancelled or lapsed.
 OPEN_STATES = frozenset({"applied", "issued", "bound"})

@@ -6,17 +6,19 @@ because no state is reachable again after it (the table has no cycles); the serv
 the same thing in the database with a conditional `UPDATE … WHERE state = <from>`.
 
 Serial numbers carry the region code and a random part from `secrets` (never `random`),
-with a check character so a mistyped serial is caught before it reaches the database. Storing
-vouchers, signing their tokens and the services that move them arrive with the voucher issue.
+with a check character so a mistyped serial is caught before it reaches the database. The scan
+rules name every reason a voucher cannot be bound to a class.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from server.domain.errors import DomainError, ValidationFailed
-from server.domain.regions import validate_code
+from server.domain.regions import is_within, validate_code
 
 
 class VoucherState(StrEnum):
@@ -125,3 +127,103 @@ def parse_serial(raw: str) -> tuple[str, str]:
         raise ValidationFailed("电子券编号不正确", code="INVALID_SERIAL",
                                details={"serial": (raw or "")[:40]})
     return region, f"{region}-{body}"
+
+
+# --- scanning at class start (验券) -------------------------------------------------------
+
+
+class VoucherTokenRejected(ValidationFailed):
+    """The scanned text is not a valid voucher token; the code names why."""
+
+    code = "TOKEN_INVALID"
+    message = "电子券二维码无效"
+
+
+TOKEN_REFUSALS = {
+    "malformed": ("TOKEN_MALFORMED", "无法识别的二维码"),
+    "too_long": ("TOKEN_TOO_LONG", "二维码内容过长，不是电子券"),
+    "wrong_algorithm": ("TOKEN_WRONG_ALGORITHM", "电子券签名算法不正确"),
+    "wrong_type": ("TOKEN_WRONG_TYPE", "这不是电子券二维码"),
+    "unknown_key": ("TOKEN_UNKNOWN_KEY", "电子券签名密钥未知"),
+    "expired": ("TOKEN_EXPIRED", "电子券二维码已过期"),
+    "invalid_claims": ("TOKEN_INVALID_CLAIMS", "电子券二维码内容不完整"),
+    "bad_signature": ("TOKEN_BAD_SIGNATURE", "电子券签名校验失败，二维码可能被篡改"),
+}
+
+MAX_TOKEN_LENGTH = 1024  # a voucher token is ~200 characters; anything far longer is not one
+
+
+def token_refusal(reason: str) -> VoucherTokenRejected:
+    code, message = TOKEN_REFUSALS.get(reason, TOKEN_REFUSALS["malformed"])
+    return VoucherTokenRejected(message, code=code)
+
+
+def voucher_id_from_claims(claims: dict) -> int:
+    """The voucher id a verified token names (claim `v`, kept short for a small QR)."""
+    value = claims.get("v")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise token_refusal("invalid_claims")
+    return value
+
+
+class ScanRefused(DomainError):
+    """The voucher cannot be bound to this class. 409 for the voucher's state, 422 for a
+    mismatch (see api/errors.py)."""
+
+
+class VoucherUnavailable(ScanRefused):
+    code = "VOUCHER_UNAVAILABLE"
+    message = "电子券当前状态不能验券"
+
+
+class VoucherMismatch(ScanRefused):
+    code = "VOUCHER_MISMATCH"
+    message = "电子券与班级不符"
+
+
+@dataclass(frozen=True)
+class VoucherFacts:
+    state: VoucherState
+    region_code: str
+    occupation_code: str
+    level: str
+    programme: str
+    expires_on: date
+    bound_class_id: int | None
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    id: int
+    region_code: str
+    occupation_code: str
+    level: str
+    programme: str
+
+
+def check_scan(voucher: VoucherFacts, klass: ClassFacts, on_roster: bool, today: date) -> None:
+    """Why this voucher cannot be bound to this class, if it cannot (the class being open is
+    checked by the caller, before the token is looked at). The binding itself is a conditional
+    UPDATE; this only names the refusal."""
+    state = voucher.state
+    if state is VoucherState.BOUND or state in (VoucherState.TRAINED, VoucherState.REDEEMED,
+                                                VoucherState.WRITTEN_OFF):
+        same = voucher.bound_class_id == klass.id
+        raise VoucherUnavailable("该电子券已在本班验券" if same else "该电子券已绑定其他班级",
+                                 code="VOUCHER_ALREADY_BOUND", details={"same_class": same})
+    if state is VoucherState.REVOKED:
+        raise VoucherUnavailable("该电子券已作废", code="VOUCHER_REVOKED")
+    if state is VoucherState.EXPIRED or (state is VoucherState.ISSUED and voucher.expires_on < today):
+        raise VoucherUnavailable("该电子券已过期", code="VOUCHER_EXPIRED")
+    if state is not VoucherState.ISSUED:
+        raise VoucherUnavailable("该电子券尚未发放", code="VOUCHER_NOT_ISSUED",
+                                 details={"state": str(state)})
+    if not is_within(klass.region_code, voucher.region_code):
+        raise VoucherMismatch("该电子券不是本地区发放的", code="VOUCHER_OTHER_REGION")
+    mismatched = [name for name in ("occupation_code", "level", "programme")
+                  if getattr(voucher, name) != getattr(klass, name)]
+    if mismatched:
+        raise VoucherMismatch("电子券的工种、等级或培训类型与班级不符", code="VOUCHER_CLASS_MISMATCH",
+                              details={"fields": mismatched})
+    if not on_roster:
+        raise VoucherMismatch("该学员不在本班学员名册中", code="NOT_ON_ROSTER")

@@ -2,18 +2,35 @@
 
 from server.models.audit import AuditEvent
 from server.models.auth import OneTimeCode, RefreshToken
+from server.models.classes import (
+    ClassDocument,
+    ClassSession,
+    ClassSite,
+    ClassVersion,
+    RosterEntry,
+    TrainingClass,
+)
 from server.models.occupations import Occupation
 from server.models.organisations import Organisation
 from server.models.regions import Region
 from server.models.users import TraineeProfile, User
+from server.models.vouchers import Voucher, VoucherScan
 
 __all__ = [
     "AuditEvent",
+    "ClassDocument",
+    "ClassSession",
+    "ClassSite",
+    "ClassVersion",
     "Occupation",
     "OneTimeCode",
     "Organisation",
     "RefreshToken",
     "Region",
+    "RosterEntry",
     "TraineeProfile",
+    "TrainingClass",
     "User",
+    "Voucher",
+    "VoucherScan",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, false, or_, select
 
 from server.domain.access import Principal, Role, can_see_region
 from server.domain.errors import Forbidden, ValidationFailed
 from server.domain.regions import prefix_of
 from server.extensions import db
-from server.models import Region
+from server.models import Region, RosterEntry, TrainingClass, Voucher
 
 
 def region_clause(principal: Principal, region_column) -> ColumnElement[bool]:
@@ -26,17 +26,44 @@ def organisation_clause(principal: Principal, org_model) -> ColumnElement[bool]:
     return false()
 
 
+def _own_class_ids(principal: Principal):
+    return select(TrainingClass.id).where(TrainingClass.institution_id == principal.organisation_id)
+
+
 def trainee_clause(principal: Principal, profile_model) -> ColumnElement[bool]:
-    """Trainees a principal may see. Institutions and evaluators see the trainees on their
-    class rosters; rosters arrive with class openings, so until then they see none."""
+    """Trainees a principal may see. An institution sees the trainees on its class rosters
+    (an evaluator, those of the batches it evaluates: arrives with assessments)."""
     if principal.role is Role.TRAINEE:
         return profile_model.id == principal.trainee_id if principal.trainee_id else false()
     if principal.is_region_wide:
         return region_clause(principal, profile_model.home_region_code)
+    if principal.role is Role.INSTITUTION_OPERATOR and principal.organisation_id is not None:
+        return profile_model.id.in_(select(RosterEntry.trainee_id)
+                                    .where(RosterEntry.class_id.in_(_own_class_ids(principal))))
     return false()
 
 
+def class_clause(principal: Principal) -> ColumnElement[bool]:
+    """Classes: bureau staff those held in their region, an institution its own."""
+    if principal.is_region_wide:
+        return region_clause(principal, TrainingClass.region_code)
+    if principal.role is Role.INSTITUTION_OPERATOR and principal.organisation_id is not None:
+        return TrainingClass.institution_id == principal.organisation_id
+    return false()
 
+
+def voucher_clause(principal: Principal) -> ColumnElement[bool]:
+    """Vouchers: a trainee their own, bureau staff those issued in their region, an
+    institution those on its rosters or bound to its classes."""
+    if principal.role is Role.TRAINEE:
+        return Voucher.trainee_id == principal.trainee_id if principal.trainee_id else false()
+    if principal.is_region_wide:
+        return region_clause(principal, Voucher.region_code)
+    if principal.role is Role.INSTITUTION_OPERATOR and principal.organisation_id is not None:
+        own = _own_class_ids(principal)
+        return or_(Voucher.bound_class_id.in_(own),
+                   Voucher.id.in_(select(RosterEntry.voucher_id).where(RosterEntry.class_id.in_(own))))
+    return false()
 
 
 def region_in_scope(principal: Principal, region_code: str, refusal: str) -> Region:

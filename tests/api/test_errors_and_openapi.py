@@ -26,7 +26,7 @@ def test_unknown_path_and_wrong_method_answer_json(client):
 
 
 def test_an_oversized_body_is_413_json(client):
-    response = client.post("/api/v1/auth/login", data=b"x" * (9 * 1024 * 1024),
+    response = client.post("/api/v1/auth/login", data=b"x" * (13 * 1024 * 1024),
                            content_type="application/json")
     _assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 

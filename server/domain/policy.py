@@ -1,0 +1,131 @@
+"""Regional policy as data (SPEC §6: "a sixth region is a new file, not new code").
+
+Each region that has its own policy document ships one JSON file in server/data/policies/,
+and every number in it carries the seed clause it comes from (`{"value": 7, "source":
+"001 三(一) …"}`). This module parses and validates those documents and answers the questions
+the rules ask; reading the files is the services' job. The subsidy sections arrive with the
+money issue; this one covers vouchers and class openings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from server.domain.eligibility import ProgrammeType
+from server.domain.errors import DomainError
+from server.domain.regions import RegionLevel, is_within, level_of, parent_code, validate_code
+
+
+class PolicyInvalid(ValueError):
+    """A policy file is malformed: a deployment error, caught by the tests and at load."""
+
+
+class NoPolicy(DomainError):
+    code = "NO_REGION_POLICY"
+    message = "该地区尚未配置培训补贴政策"
+
+
+@dataclass(frozen=True)
+class Sourced:
+    value: object
+    source: str
+
+
+@dataclass(frozen=True)
+class VoucherPolicy:
+    auto_issue: Sourced  # issue eligible applications without a reviewer
+    valid_days: Sourced  # days from issue to expiry
+
+
+@dataclass(frozen=True)
+class OpeningPolicy:
+    lead_days: dict[str, Sourced]  # "default" and optional per-programme overrides
+    city_approval: Sourced  # programme types whose openings a city bureau approves
+
+    def lead_days_for(self, programme: ProgrammeType) -> Sourced:
+        return self.lead_days.get(str(programme), self.lead_days["default"])
+
+    def approval_level(self, programme: ProgrammeType) -> RegionLevel:
+        return RegionLevel.CITY if str(programme) in self.city_approval.value else RegionLevel.COUNTY
+
+
+@dataclass(frozen=True)
+class RegionPolicy:
+    region_code: str
+    name: str
+    seed: str
+    effective_from: date
+    vouchers: VoucherPolicy
+    class_opening: OpeningPolicy
+
+
+def _sourced(doc: dict, path: str, kind: type) -> Sourced:
+    node = doc
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise PolicyInvalid(f"missing {path}")
+        node = node[part]
+    if not isinstance(node, dict) or set(node) != {"value", "source"}:
+        raise PolicyInvalid(f"{path} must be {{value, source}}")
+    value, source = node["value"], node["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise PolicyInvalid(f"{path} has no source")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise PolicyInvalid(f"{path} must be a non-negative integer")
+    if kind is bool and not isinstance(value, bool):
+        raise PolicyInvalid(f"{path} must be true or false")
+    if kind is list and not (isinstance(value, list)
+                             and all(v in ProgrammeType.__members__.values() for v in value)):
+        raise PolicyInvalid(f"{path} must list programme types")
+    return Sourced(value, source)
+
+
+def parse_policy(doc: dict) -> RegionPolicy:
+    """A validated policy, or PolicyInvalid naming the first bad entry."""
+    try:
+        region_code = validate_code(doc["region_code"])
+        effective_from = date.fromisoformat(doc["effective_from"])
+        name, seed = str(doc["name"]), str(doc["seed"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PolicyInvalid(f"bad header: {exc}") from None
+    except DomainError:
+        raise PolicyInvalid("bad region_code") from None
+    lead = doc.get("class_opening", {}).get("lead_days")
+    if not isinstance(lead, dict) or "default" not in lead:
+        raise PolicyInvalid("class_opening.lead_days needs a default")
+    unknown = set(lead) - {"default"} - set(ProgrammeType.__members__.values())
+    if unknown:
+        raise PolicyInvalid(f"class_opening.lead_days has unknown keys {sorted(unknown)}")
+    valid_days = _sourced(doc, "vouchers.valid_days", int)
+    if valid_days.value < 1:
+        raise PolicyInvalid("vouchers.valid_days must be at least 1")
+    return RegionPolicy(
+        region_code=region_code, name=name, seed=seed, effective_from=effective_from,
+        vouchers=VoucherPolicy(auto_issue=_sourced(doc, "vouchers.auto_issue", bool),
+                               valid_days=valid_days),
+        class_opening=OpeningPolicy(
+            lead_days={k: _sourced(doc, f"class_opening.lead_days.{k}", int) for k in lead},
+            city_approval=_sourced(doc, "class_opening.city_approval", list),
+        ),
+    )
+
+
+def policy_for(region_code: str, policies: dict[str, RegionPolicy]) -> RegionPolicy:
+    """The policy of the region or its nearest enclosing region that has one."""
+    code: str | None = region_code
+    while code is not None:
+        if code in policies:
+            return policies[code]
+        code = parent_code(code)
+    raise NoPolicy(details={"region_code": region_code})
+
+
+def approver_can_decide(approver_region: str, class_region: str, required: RegionLevel) -> bool:
+    """A bureau may decide an opening in its area, and a county bureau only when the policy
+    leaves the decision to the county (002 第六条: county applies, city approves)."""
+    if not is_within(class_region, approver_region):
+        return False
+    if required is RegionLevel.CITY:
+        return level_of(approver_region) in (RegionLevel.CITY, RegionLevel.PROVINCE)
+    return True

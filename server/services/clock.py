@@ -1,0 +1,26 @@
+"""The time the rules see. Dates are China Standard Time: a class starting "on the 25th" starts
+on the 25th in Shanxi, whatever the server's zone. Tests set `app.extensions["clock"]`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from server.models.types import utcnow
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> datetime:
+    return current_app.extensions.get("clock", utcnow)()
+
+
+def today() -> date:
+    return now().astimezone(CHINA).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of `day` in China: a voucher valid "until the 30th" scans all that day."""
+    return datetime.combine(day, datetime.max.time(), tzinfo=CHINA).replace(microsecond=0)
