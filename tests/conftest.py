@@ -77,6 +77,7 @@ def _clean(app):
         load_reference_data()
     app.extensions["rate_limiter"].reset()
     app.extensions["sms_sender"].sent.clear()
+    app.extensions.pop("clock", None)
     yield
     with app.app_context():
         db.session.remove()
@@ -88,6 +89,22 @@ def ctx(app):
     with app.app_context():
         yield
         db.session.rollback()
+
+
+@pytest.fixture
+def clock(app):
+    """Set the time the rules see: `clock.set(datetime)`; real time until set."""
+    from datetime import UTC, datetime, timedelta
+
+    class Clock:
+        def set(self, when: datetime) -> None:
+            app.extensions["clock"] = lambda: when
+
+        def advance(self, **delta) -> None:
+            later = app.extensions.get("clock", lambda: datetime.now(UTC))() + timedelta(**delta)
+            self.set(later)
+
+    return Clock()
 
 
 @pytest.fixture

@@ -85,3 +85,72 @@ def login(client, *, username: str | None = None, mobile: str | None = None,
     response = client.post("/api/v1/auth/login", json=body)
     assert response.status_code == 200, response.json
     return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+# --- vouchers and classes -----------------------------------------------------------------
+
+OCCUPATION, LEVEL = "4-10-01-05", "初级"  # 养老护理员, in the shipped catalogue
+
+
+def pdf_bytes() -> bytes:
+    return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def xlsx_bytes() -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["周次", "课程内容"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def docx_bytes() -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxml'
+                   'formats.org/package/2006/content-types"/>')
+        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.'
+                   'openxmlformats.org/wordprocessingml/2006/main"><w:body/></w:document>')
+    return out.getvalue()
+
+
+DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", pdf_bytes), "syllabus": ("教学大纲.docx", docx_bytes),
+             "course_schedule": ("课程安排表.xlsx", xlsx_bytes)}
+
+
+def class_body(start: date, roster: list[str], *, region_code: str = "140427", days: int = 5,
+               programme: str = "puhui", occupation: str = OCCUPATION, level: str = LEVEL) -> dict:
+    """A complete opening application (documents are uploaded separately)."""
+    from datetime import timedelta
+
+    sessions = []
+    for offset in range(days):
+        day = (start + timedelta(days=offset)).isoformat()
+        sessions += [{"day": day, "starts": "08:30", "ends": "11:30", "kind": "theory"},
+                     {"day": day, "starts": "14:00", "ends": "17:00", "kind": "practice"}]
+    return {
+        "occupation_code": occupation, "level": level, "programme": programme, "region_code": region_code,
+        "name": "养老护理员初级培训班", "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=days - 1)).isoformat(), "sessions": sessions,
+        "site": {"address": "壶关县龙泉镇职教中心", "latitude": 36.1128, "longitude": 113.2075,
+                 "radius_m": 200},
+        "teachers": [{"name": "李老师", "id_number": make_id_number("140427", date(1980, 5, 5)),
+                      "certificate_no": "GZ-2023-0001"}],
+        "assessment_plan": "结业前理论与实操考核，由评价机构组织",
+        "roster": roster,
+    }
+
+
+def upload_documents(client, headers, class_id: int) -> None:
+    for kind, (filename, build) in DOCUMENTS.items():
+        response = client.put(f"/api/v1/classes/{class_id}/documents/{kind}",
+                              query_string={"filename": filename}, data=build(), headers=headers,
+                              content_type="application/octet-stream")
+        assert response.status_code == 201, response.get_json()
