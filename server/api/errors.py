@@ -8,6 +8,7 @@ import logging
 from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from server.domain import errors as e
@@ -92,6 +93,15 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code, message = HTTP_CODES.get(exc.code or 500, ("HTTP_ERROR", exc.name))
         return error_response(exc.code or 500, code, message)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        # The database could not be reached or timed out: nothing was confirmed, so nothing
+        # was done (a scan fails closed). 503 tells clients to queue and retry.
+        log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        response = error_response(503, "DATABASE_UNAVAILABLE", "系统暂时无法确认，请稍后重试")
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -320,3 +320,24 @@ def test_two_institutions_racing_for_one_voucher_bind_it_once(app, client, world
     assert voucher.bound_class_id == (world["class_id"] if winner == "a" else class_b)
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "voucher.bind")) == 1
+
+
+def test_when_the_voucher_cannot_be_confirmed_the_scan_fails_closed(client, world, monkeypatch):
+    """The database does not answer while the voucher is looked up: 503, nothing bound, and the
+    scanner is told to retry rather than let the trainee in."""
+    from sqlalchemy.exc import OperationalError
+
+    token = token_for(world["voucher_ids"][0])
+    real_get = db.session.get
+
+    def unreachable(model, ident, *args, **kwargs):
+        if model is Voucher:
+            raise OperationalError("SELECT vouchers", {}, Exception("connection reset"))
+        return real_get(model, ident, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "get", unreachable)
+    response = scan(client, world, token)
+    monkeypatch.undo()
+    assert (response.status_code, response.json["error"]["code"]) == (503, "DATABASE_UNAVAILABLE")
+    assert response.headers["Retry-After"] == "5"
+    assert _state(world["voucher_ids"][0]) == "issued"
