@@ -83,15 +83,24 @@ def _sourced(doc: dict, path: str, kind: type) -> Sourced:
 
 def parse_policy(doc: dict) -> RegionPolicy:
     """A validated policy, or PolicyInvalid naming the first bad entry."""
+    if not isinstance(doc, dict):
+        raise PolicyInvalid("a policy must be a JSON object")
+    for key in ("region_code", "effective_from", "name", "seed"):
+        if key not in doc:
+            raise PolicyInvalid(f"missing {key}")
     try:
         region_code = validate_code(doc["region_code"])
-        effective_from = date.fromisoformat(doc["effective_from"])
-        name, seed = str(doc["name"]), str(doc["seed"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PolicyInvalid(f"bad header: {exc}") from None
     except DomainError:
         raise PolicyInvalid("bad region_code") from None
-    lead = doc.get("class_opening", {}).get("lead_days")
+    try:
+        effective_from = date.fromisoformat(doc["effective_from"])
+    except (TypeError, ValueError):
+        raise PolicyInvalid("effective_from must be an ISO date (YYYY-MM-DD)") from None
+    name, seed = str(doc["name"]), str(doc["seed"])
+    opening = doc.get("class_opening")
+    if not isinstance(opening, dict):
+        raise PolicyInvalid("class_opening must be an object")
+    lead = opening.get("lead_days")
     if not isinstance(lead, dict) or "default" not in lead:
         raise PolicyInvalid("class_opening.lead_days needs a default")
     unknown = set(lead) - {"default"} - set(ProgrammeType.__members__.values())
