@@ -42,6 +42,10 @@ def build_app(tmp: Path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}, settings=settings)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
+            # The schema is dropped and rebuilt: only ever in a database meant for benchmarks.
+            if not (db.engine.url.database or "").startswith("bench"):
+                sys.exit(f"refusing to clear database {db.engine.url.database!r}: "
+                         "BENCH_DATABASE_URL must name a database called bench…")
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))

@@ -12,6 +12,7 @@ Times are shown in Asia/Shanghai: the models hold aware UTC datetimes, and Excel
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -197,6 +198,18 @@ def _xlsx_cell(sheet, value: object, kind: str) -> object:
     return _text_cell(sheet, value)
 
 
+def _discard(sheet) -> None:
+    """A failed export must not leave its rows (personal data) in openpyxl's temporary file."""
+    writer = getattr(sheet, "_writer", None)
+    for step in (getattr(sheet, "_rows", None), writer):
+        if step is not None:
+            with contextlib.suppress(Exception):
+                step.close()
+    if writer is not None and isinstance(writer.out, str):
+        with contextlib.suppress(Exception):
+            writer.cleanup()
+
+
 def xlsx_bytes(title: str, columns: list[Column], rows: Iterable[Sequence[object]]) -> bytes:
     """The rows as one XLSX sheet: bold frozen header, column widths, auto filter, typed cells."""
     _check_columns(columns)
@@ -217,11 +230,15 @@ def xlsx_bytes(title: str, columns: list[Column], rows: Iterable[Sequence[object
     sheet.append(header)
 
     count = 0
-    for index, row in enumerate(rows):
-        _check_row(row, columns, index)
-        sheet.append([_xlsx_cell(sheet, value, column.kind)
-                      for value, column in zip(row, columns, strict=True)])
-        count += 1
+    try:
+        for index, row in enumerate(rows):
+            _check_row(row, columns, index)
+            sheet.append([_xlsx_cell(sheet, value, column.kind)
+                          for value, column in zip(row, columns, strict=True)])
+            count += 1
+    except BaseException:
+        _discard(sheet)
+        raise
 
     # The filter is written after the rows, so it can span the whole table once its length is known.
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"

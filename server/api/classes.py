@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Blueprint, make_response, request
 
 from server.adapters import exports
@@ -107,22 +109,22 @@ CLASS_COLUMNS = [
 
 
 def _class_rows(principal: Principal, f: classes.ClassFilter):
-    batch: list[TrainingClass] = []
+    """The rows, streamed with scan counts fetched per batch of 500; a bad filter is refused
+    here, before any file is started."""
+    found = classes.iter_classes(principal, f)
 
-    def flush():
-        counts = classes.scan_counts([k.id for k in batch])
-        for k in batch:
-            size, scanned = counts.get(k.id, (0, 0))
-            yield [k.id, k.name, STATE_LABELS[k.state], k.institution.name, k.region_code, k.occupation.name,
-                   k.level, PROGRAMME_LABELS[k.programme], k.start_date, k.end_date,
-                   k.approved_version, size, scanned]
-        batch.clear()
+    def rows():
+        batch = list(itertools.islice(found, 500))
+        while batch:
+            counts = classes.scan_counts([k.id for k in batch])
+            for k in batch:
+                size, scanned = counts.get(k.id, (0, 0))
+                yield [k.id, k.name, STATE_LABELS[k.state], k.institution.name, k.region_code,
+                       k.occupation.name, k.level, PROGRAMME_LABELS[k.programme], k.start_date,
+                       k.end_date, k.approved_version, size, scanned]
+            batch = list(itertools.islice(found, 500))
 
-    for klass in classes.iter_classes(principal, f):
-        batch.append(klass)
-        if len(batch) == 500:
-            yield from flush()
-    yield from flush()
+    return rows()
 
 
 @bp.get("/classes/export.<fmt>")

@@ -17,7 +17,7 @@ from server.domain.errors import NotFound
 from server.domain.identity import mask_id_number, mask_name
 from server.domain.vouchers import VoucherState, allowed_actions
 from server.models import Voucher
-from server.services import vouchers
+from server.services import clock, vouchers
 
 bp = Blueprint("vouchers", __name__, url_prefix="/api/v1")
 
@@ -82,12 +82,17 @@ EXPORT_COLUMNS = [
 ]
 
 
+def _export_row(v: Voucher, principal: Principal) -> list:
+    person = person_out(v.trainee, principal)
+    return [v.serial, STATE_LABELS[v.state], person.real_name, person.id_number, v.occupation.name,
+            v.level, vouchers.programme_label(v), v.region_code, v.year, v.expires_on, v.applied_at,
+            v.bound_class_id, v.bound_at, v.reason]
+
+
 def export_rows(principal: Principal, f: vouchers.VoucherFilter):
-    for v in vouchers.iter_vouchers(principal, f):
-        person = person_out(v.trainee, principal)
-        yield [v.serial, STATE_LABELS[v.state], person.real_name, person.id_number, v.occupation.name,
-               v.level, vouchers.programme_label(v), v.region_code, v.year, v.expires_on, v.applied_at,
-               v.bound_class_id, v.bound_at, v.reason]
+    """The rows, streamed; a bad filter is refused here, before any file is started."""
+    found = vouchers.iter_vouchers(principal, f)
+    return (_export_row(v, principal) for v in found)
 
 
 @bp.get("/vouchers/export.<fmt>")
@@ -103,7 +108,7 @@ def export_vouchers(fmt: str):
 
 def export_response(fmt: str, title: str, columns, rows):
     _format(fmt, ("csv", "xlsx"))
-    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    stamp = clock.today().strftime("%Y%m%d")  # the date in China, as the bureau files it
     if fmt == "csv":
         data, media = exports.csv_bytes(columns, rows), exports.CSV_MEDIA_TYPE
     else:
@@ -161,11 +166,11 @@ def voucher_token(voucher_id: int):
 def voucher_qr(voucher_id: int, fmt: str):
     _format(fmt, ("png", "svg"))
     voucher = vouchers.visible_voucher(current_principal(), voucher_id)
-    data, etag = vouchers.qr_image(voucher, fmt)
+    etag = vouchers.qr_etag(voucher, fmt)
     if etag in request.if_none_match:
         response = make_response("", 304)
     else:
-        response = make_response(data)
+        response = make_response(vouchers.qr_image(voucher, fmt))
         response.headers["Content-Type"] = "image/png" if fmt == "png" else "image/svg+xml"
     response.set_etag(etag)
     # Private: the code admits its holder to a class. Short: a revoked voucher's code goes stale.
@@ -179,7 +184,7 @@ def voucher_qr(voucher_id: int, fmt: str):
             response_media="text/html", errors=(404, 422))
 def voucher_print(voucher_id: int):
     voucher = vouchers.visible_voucher(current_principal(), voucher_id)
-    svg, _ = vouchers.qr_image(voucher, "svg")
+    svg = vouchers.qr_image(voucher, "svg")
     html = render_template(
         "voucher_print.html", voucher=voucher, qr_svg=svg.decode().split("?>", 1)[-1],
         name=mask_name(voucher.trainee.real_name), id_number=mask_id_number(voucher.trainee.id_number),

@@ -113,7 +113,7 @@ def list_trainees(principal: Principal, *, region_code: str | None = None,
     if region_code:
         stmt = stmt.where(TraineeProfile.home_region_code.like(prefix_of(region_code) + "%"))
     if query:
-        stmt = stmt.where(TraineeProfile.real_name.contains(query))
+        stmt = stmt.where(TraineeProfile.real_name.contains(query, autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = db.session.scalars(stmt.order_by(TraineeProfile.id).limit(limit).offset(offset)).all()
     return list(rows), total

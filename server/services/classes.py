@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, time
 
@@ -443,7 +444,7 @@ def _filtered(principal: Principal, f: ClassFilter):
     if f.institution_id:
         stmt = stmt.where(TrainingClass.institution_id == f.institution_id)
     if f.q:
-        stmt = stmt.where(TrainingClass.name.contains(f.q))
+        stmt = stmt.where(TrainingClass.name.contains(f.q, autoescape=True))
     if f.pending_review:
         stmt = stmt.where(TrainingClass.id.in_(select(ClassVersion.class_id).where(
             ClassVersion.state == VersionState.SUBMITTED)))
@@ -458,9 +459,10 @@ def list_classes(principal: Principal, f: ClassFilter, *, limit: int = 50, offse
     return list(rows), total
 
 
-def iter_classes(principal: Principal, f: ClassFilter):
-    yield from db.session.scalars(_filtered(principal, f).order_by(TrainingClass.id)
-                                  .execution_options(yield_per=500))
+def iter_classes(principal: Principal, f: ClassFilter) -> Iterator[TrainingClass]:
+    """Streamed for exports; the filter is checked now, before a file is started."""
+    return iter(db.session.scalars(_filtered(principal, f).order_by(TrainingClass.id)
+                                   .execution_options(yield_per=500)))
 
 
 def scan_counts(class_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -109,6 +109,7 @@ def scan(principal: Principal, class_id: int, token: str, *, request_id: str | N
         log.outcome = refusal.code
     log.created_at = clock.now()
     db.session.add(log)
+    result = ScanResult(log.status, log.response)  # read before commit expires the row
     try:
         db.session.commit()
     except IntegrityError:
@@ -116,7 +117,7 @@ def scan(principal: Principal, class_id: int, token: str, *, request_id: str | N
         db.session.rollback()
         previous = _previous(principal, request_id)
         return ScanResult(previous.status, previous.response, replayed=True)
-    return ScanResult(log.status, log.response)
+    return result
 
 
 def recent_scans(principal: Principal, class_id: int, limit: int = 100) -> list[VoucherScan]:

@@ -4,12 +4,13 @@ signed token and its QR code, and the scoped lists (SPEC §2)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.adapters import qrcodes
@@ -270,7 +271,7 @@ class VoucherFilter:
 def _filtered(principal: Principal, f: VoucherFilter):
     stmt = select(Voucher).where(voucher_clause(principal))
     if f.serial:
-        stmt = stmt.where(Voucher.serial.contains(f.serial.strip().upper()))
+        stmt = stmt.where(Voucher.serial.contains(f.serial.strip().upper(), autoescape=True))
     if f.state:
         stmt = stmt.where(Voucher.state == _state(f.state))
     if f.occupation_code:
@@ -286,7 +287,7 @@ def _filtered(principal: Principal, f: VoucherFilter):
         stmt = stmt.where(Voucher.trainee_id == f.trainee_id)
     if f.q:
         stmt = stmt.where(Voucher.trainee_id.in_(
-            select(TraineeProfile.id).where(or_(TraineeProfile.real_name.contains(f.q)))))
+            select(TraineeProfile.id).where(TraineeProfile.real_name.contains(f.q, autoescape=True))))
     return stmt
 
 
@@ -306,10 +307,11 @@ def list_vouchers(principal: Principal, f: VoucherFilter, *, limit: int = 50, of
     return list(rows), total
 
 
-def iter_vouchers(principal: Principal, f: VoucherFilter):
-    """Every matching voucher, streamed in batches (exports)."""
-    yield from db.session.scalars(_filtered(principal, f).order_by(Voucher.id)
-                                  .execution_options(yield_per=500))
+def iter_vouchers(principal: Principal, f: VoucherFilter) -> Iterator[Voucher]:
+    """Every matching voucher, streamed in batches (exports). The filter is checked now, before
+    the caller starts writing a file."""
+    return iter(db.session.scalars(_filtered(principal, f).order_by(Voucher.id)
+                                   .execution_options(yield_per=500)))
 
 
 # --- token and QR -------------------------------------------------------------------------
@@ -332,10 +334,14 @@ def _render(text: str, media: str) -> bytes:
     return qrcodes.png(text) if media == "png" else qrcodes.svg(text)
 
 
-def qr_image(voucher: Voucher, media: str) -> tuple[bytes, str]:
-    """The QR image and its ETag (the token's digest: it changes when the key rotates)."""
-    text = token(voucher)
-    return _render(text, media), hashlib.sha256(f"{media}:{text}".encode()).hexdigest()[:32]
+def qr_etag(voucher: Voucher, media: str) -> str:
+    """The image's ETag: the token's digest, so it changes when the key rotates. Cheap (a
+    signature), so a conditional request is answered without rendering."""
+    return hashlib.sha256(f"{media}:{token(voucher)}".encode()).hexdigest()[:32]
+
+
+def qr_image(voucher: Voucher, media: str) -> bytes:
+    return _render(token(voucher), media)
 
 
 def programme_label(voucher: Voucher) -> str:
