@@ -1,29 +1,49 @@
 """Demo data for `flask --app server.wsgi seed-demo` (run by `make run`): the five seed regions'
-bureaus, finance bureaus, institutions, staff and trainees, so the app can be tried at once.
+bureaus, finance bureaus, institutions, staff and trainees, so the app can be tried at once; and
+the product at work: in each region trainees 21-30 hold vouchers (issued, bound, rejected,
+revoked, one waiting for review in Xinzhou and Yangquan) and `<region>.inst1` runs an approved
+class whose roster is half scanned. Trainees 1-20 are left untouched, to try the app with.
+
+The vouchers and classes are made through the real services (trainees apply, `<region>.reviewer1`
+decides, `<region>.inst1` files, uploads, submits and scans), so the rules, the audit trail and
+the database constraints apply to them as to anyone's.
 
 Idempotent: every record is looked up by its natural key (organisation name, username, mobile,
-ID number) before it is created, so a second run changes nothing. Deterministic: trainees are
-drawn from a `random.Random` seeded per region, so every database gets the same people. All
-identities are synthetic: the ID numbers and social credit codes carry valid check characters
-but belong to no one.
+ID number; a voucher by trainee and occupation, a class by institution and name) before it is
+created, so a second run changes nothing. A voucher or class is taken through its steps only in
+the run that creates it; one that exists is left as it is, whatever has been done with it since.
+Deterministic: trainees are drawn from a `random.Random` seeded per region, so every database
+gets the same people, vouchers and classes (serial numbers and storage keys are random, as in
+use). All identities are synthetic: the ID numbers and social credit codes carry valid check
+characters but belong to no one.
 """
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from sqlalchemy import select
+import openpyxl
+from sqlalchemy import func, select
 
 from server.adapters import passwords
-from server.domain.access import OrgKind, Role
-from server.domain.eligibility import Category, parse_categories
+from server.domain.access import OrgKind, Principal, Role
+from server.domain.classes import DOCUMENT_LABELS, DocumentKind, can_scan
+from server.domain.eligibility import SIX_GROUPS, Category, ProgrammeType, parse_categories
 from server.domain.identity import check_character, parse_id_number
+from server.domain.policy import approver_can_decide
+from server.domain.regions import prefix_of
+from server.domain.vouchers import VoucherState
 from server.extensions import db
-from server.models import Organisation, Region, TraineeProfile, User
-from server.services import audit
+from server.models import Organisation, Region, TraineeProfile, TrainingClass, User, Voucher
+from server.services import audit, clock, policies, scans
+from server.services import classes as class_service
+from server.services import vouchers as voucher_service
+from server.services.auth import principal_of
 from server.services.reference_data import load_reference_data
 
 STAFF_PASSWORD = "Demo@2024"
@@ -198,19 +218,303 @@ def _home_codes(region_code: str) -> list[str]:
     return list(children) or [region_code]
 
 
+# --- the product at work: vouchers and a class per region ---------------------------------
+
+# Trainees 1-20 of each region are left without vouchers, so the README's walk and anyone trying
+# the app find trainees who may still apply for anything; 21-30 hold the demo's vouchers.
+FIRST_ACTIVE_TRAINEE = 21
+
+
+@dataclass(frozen=True)
+class Course:
+    programme: ProgrammeType
+    occupation_code: str
+    level: str
+
+
+# The class each region's inst1 runs, and what its trainees hold vouchers for: 养老护理员, 初级,
+# 普惠制. No policy wants a city bureau to approve 普惠制 openings, so every county reviewer may.
+CLASS_COURSE = Course(ProgrammeType.PUHUI, "4-10-01-05", "初级")
+# What a trainee applies for: the first line one of whose categories they have (each line's
+# programme admits those categories: domain/eligibility.py). 监测户 alone admits to none.
+C = Category
+COURSES: tuple[tuple[frozenset[Category], Course], ...] = (
+    (SIX_GROUPS, CLASS_COURSE),
+    (frozenset({C.ENTREPRENEUR}), Course(ProgrammeType.STARTUP, "4-01-02-07", "初级")),  # 互联网营销师
+    (frozenset({C.ENTERPRISE_EMPLOYEE}), Course(ProgrammeType.ENTERPRISE, "6-31-01-03", "中级")),  # 电工
+    (frozenset({C.REDEPLOYED_WORKER}), Course(ProgrammeType.ORDER, "6-18-02-04", "初级")),  # 焊工
+    (frozenset({C.VETERAN, C.DISABLED}), Course(ProgrammeType.PROJECT, "4-10-01-06", "初级")),  # 家政服务员
+)
+# Regions where one application is left waiting for review. Not Wenshui or Lin: the voucher walk
+# (README, tests/api/test_voucher_walk.py) expects their reviewers' lists to hold only its own.
+PENDING_REGIONS = frozenset({"xinzhou", "yangquan"})
+REJECT_REASON = "人员类别证明材料与申请不符，请核实后重新申请"
+REVOKE_REASON = "参训人员本人申请放弃本次培训"
+
+CLASS_NAME = "养老护理员初级培训班（第一期）"
+CLASS_DAYS = 5
+# Each inst1's training site (address, latitude, longitude).
+CLASS_SITES = {
+    "xinzhou": ("忻州市忻府区七一北路职教中心实训楼", 38.4167, 112.7341),
+    "huguan": ("壶关县龙泉镇职教中心", 36.1128, 113.2075),
+    "yangquan": ("阳泉市城区南大街职业培训基地", 37.8570, 113.5805),
+    "wenshui": ("文水县凤城镇则天路实训中心", 37.4386, 112.0281),
+    "linxian": ("临县城庄镇职教中心", 37.9606, 110.9925),
+}
+SCAN_DEVICE = "demo-scanner"
+
+
+@dataclass(frozen=True)
+class VoucherPlan:
+    trainee: TraineeSpec
+    course: Course
+    outcome: VoucherState  # applied, issued, rejected or revoked
+
+
+def _course(categories: list[str]) -> Course | None:
+    return next((course for admitted, course in COURSES if admitted & set(categories)), None)
+
+
+def _voucher_plans(region: DemoRegion, trainees: list[TraineeSpec]) -> list[VoucherPlan]:
+    """Trainees 21-30's vouchers. The 养老护理员 ones are issued (for the class); the others
+    are, in turn, rejected, revoked and left applied (where the region may show each: a region
+    that issues at once has no review to reject in or wait for), and the rest issued."""
+    auto_issue = policies.for_region(region.code).vouchers.auto_issue.value
+    if auto_issue:
+        exceptions = [VoucherState.REVOKED]
+    else:
+        exceptions = [VoucherState.REJECTED, VoucherState.REVOKED]
+        if region.slug in PENDING_REGIONS:
+            exceptions.append(VoucherState.APPLIED)
+    plans = []
+    for spec in trainees[FIRST_ACTIVE_TRAINEE - 1:]:
+        course = _course(spec.categories)
+        if course is None:
+            continue
+        outcome = VoucherState.ISSUED if course == CLASS_COURSE or not exceptions else exceptions.pop(0)
+        plans.append(VoucherPlan(spec, course, outcome))
+    return plans
+
+
+def _apply(plan: VoucherPlan, region: DemoRegion, trainee: User, reviewer: Principal) -> Voucher | None:
+    """The trainee applies; the reviewer issues, rejects or revokes as planned. None: someone
+    already gave the trainee a voucher that rules this one out."""
+    application = voucher_service.ApplicationInput(
+        occupation_code=plan.course.occupation_code, level=plan.course.level,
+        programme=str(plan.course.programme), region_code=region.code)
+    try:
+        voucher = voucher_service.apply(principal_of(trainee), application)
+    except voucher_service.NotEligible:
+        return None
+    if voucher.state is VoucherState.APPLIED and plan.outcome is not VoucherState.APPLIED:
+        rejected = plan.outcome is VoucherState.REJECTED
+        voucher_service.review(reviewer, voucher.id, approve=not rejected,
+                               reason=REJECT_REASON if rejected else None)
+    if plan.outcome is VoucherState.REVOKED:
+        voucher_service.revoke(reviewer, voucher.id, REVOKE_REASON)
+    return voucher
+
+
+# Tiny but real documents, as an institution would upload them.
+def _pdf(title: str) -> bytes:
+    """A one-page PDF with a line of text (Helvetica: ASCII only) and a correct xref table."""
+    text = title.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream = f"BT /F1 14 Tf 72 770 Td ({text}) Tj ET".encode("ascii")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _docx(paragraphs: list[str]) -> bytes:
+    """A minimal Word document: content types, the package relationship, the body."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
+    parts = {
+        "[Content_Types].xml":
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.wordprocessingml.document.main+xml"/></Types>',
+        "_rels/.rels":
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        "word/document.xml":
+            f'<?xml version="1.0" encoding="UTF-8"?>'
+            f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>',
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), content,
+                             zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "课程安排表"
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# One topic a day (a theory session in the morning, practice in the afternoon).
+SESSION_TOPICS = ("养老护理职业道德与安全", "生活照料：饮食与清洁", "基础照护：体位转移",
+                  "康复服务：功能锻炼", "综合考核：理论与实操")
+
+
+def _class_fields(region: DemoRegion, start: date, roster: list[str], teacher_home: str) -> dict:
+    address, latitude, longitude = CLASS_SITES[region.slug]
+    sessions = []
+    for offset in range(CLASS_DAYS):
+        day = (start + timedelta(days=offset)).isoformat()
+        sessions += [{"day": day, "starts": "08:30", "ends": "11:30", "kind": "theory"},
+                     {"day": day, "starts": "14:00", "ends": "17:00", "kind": "practice"}]
+    birth = date(1978, 3, 1) + timedelta(days=97 * region.index)
+    first17 = f"{teacher_home[:6]}{birth:%Y%m%d}{2 * region.index:03d}"  # even: a woman, as her name
+    return {
+        "name": CLASS_NAME, "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=CLASS_DAYS - 1)).isoformat(), "sessions": sessions,
+        "site": {"address": address, "latitude": latitude, "longitude": longitude, "radius_m": 200},
+        "teachers": [{"name": "郭秀英", "id_number": first17 + check_character(first17),
+                      "certificate_no": f"YLHL-2022-{region.index:04d}"}],
+        "assessment_plan": "结业前理论与实操考核，由评价机构组织，合格者取得职业技能等级证书",
+        "roster": roster,
+    }
+
+
+def _documents(fields: dict) -> dict[DocumentKind, tuple[str, bytes]]:
+    """The three documents an opening needs, named as the institution would name them."""
+    schedule = [["日期", "时间", "类型", "内容"]]
+    for index, session in enumerate(fields["sessions"]):
+        schedule.append([session["day"], f"{session['starts']}-{session['ends']}",
+                         "理论" if session["kind"] == "theory" else "实操",
+                         SESSION_TOPICS[index // 2 % len(SESSION_TOPICS)]])
+    contents = {
+        DocumentKind.TEACHING_PLAN: ("pdf", _pdf("Teaching plan: elderly care worker (4-10-01-05), junior")),
+        DocumentKind.SYLLABUS: ("docx", _docx([f"{fields['name']}教学大纲", *SESSION_TOPICS])),
+        DocumentKind.COURSE_SCHEDULE: ("xlsx", _xlsx(schedule)),
+    }
+    return {kind: (f"{DOCUMENT_LABELS[kind]}.{extension}", data)
+            for kind, (extension, data) in contents.items()}
+
+
+def _open_class(region: DemoRegion, operator: Principal, reviewer: Principal,
+                roster: list[tuple[TraineeProfile, Voucher]], teacher_home: str) -> TrainingClass:
+    """inst1 files the opening (starting the day after the earliest its region's lead time
+    allows), uploads its documents and submits; reviewer1 approves unless the policy wants a
+    city bureau; then the first half of the roster is scanned in."""
+    policy = policies.for_region(region.code).class_opening
+    start = clock.today() + timedelta(days=int(policy.lead_days_for(CLASS_COURSE.programme).value) + 1)
+    fields = _class_fields(region, start, [profile.id_number for profile, _ in roster], teacher_home)
+    header = class_service.ClassHeader(occupation_code=CLASS_COURSE.occupation_code, level=CLASS_COURSE.level,
+                                       programme=str(CLASS_COURSE.programme), region_code=region.code)
+    klass = class_service.create(operator, header, fields)
+    for kind, (filename, data) in _documents(fields).items():
+        class_service.upload_document(operator, klass.id, str(kind), filename, data)
+    class_service.submit(operator, klass.id)
+    if approver_can_decide(reviewer.region_code, klass.region_code, policy.approval_level(klass.programme)):
+        class_service.decide(reviewer, klass.id, approve=True)
+    if can_scan(klass.state, klass.end_date, clock.today()):
+        for _, voucher in roster[:(len(roster) + 1) // 2]:
+            scans.scan(operator, klass.id, voucher_service.token(voucher),
+                       request_id=f"demo-{voucher.serial}", device_id=SCAN_DEVICE,
+                       render_error=lambda error: (422, {"code": error.code}),
+                       render_voucher=lambda v: {"outcome": scans.BOUND, "serial": v.serial})
+    return klass
+
+
+def _load_activity(trainees: dict[str, list[TraineeSpec]], home_codes: dict[str, list[str]]
+                   ) -> dict[str, int]:
+    """Create each region's missing demo vouchers and class (see the module docstring)."""
+    created = {"vouchers": 0, "classes": 0}
+    for region in REGIONS:
+        staff = {u.username: principal_of(u) for u in db.session.scalars(select(User).where(
+            User.username.in_([f"{region.slug}.reviewer1", f"{region.slug}.inst1"])))}
+        reviewer, operator = staff[f"{region.slug}.reviewer1"], staff[f"{region.slug}.inst1"]
+        roster: list[tuple[TraineeProfile, Voucher]] = []
+        for plan in _voucher_plans(region, trainees[region.slug]):
+            profile = db.session.scalar(select(TraineeProfile).where(
+                TraineeProfile.id_number == plan.trainee.id_number))
+            if profile is None or profile.user.mobile != plan.trainee.mobile:
+                continue  # not the demo's person (see load_demo: a taken mobile or ID number)
+            voucher = db.session.scalar(select(Voucher).where(
+                Voucher.trainee_id == profile.id, Voucher.occupation_code == plan.course.occupation_code)
+                .order_by(Voucher.id).limit(1))
+            if voucher is None:
+                voucher = _apply(plan, region, profile.user, reviewer)
+                created["vouchers"] += int(voucher is not None)
+            if (voucher is not None and plan.course == CLASS_COURSE and voucher.state is VoucherState.ISSUED
+                    and voucher.programme is CLASS_COURSE.programme and voucher.level == CLASS_COURSE.level):
+                roster.append((profile, voucher))
+        exists = db.session.scalar(select(TrainingClass.id).where(
+            TrainingClass.institution_id == operator.organisation_id, TrainingClass.name == CLASS_NAME))
+        if exists is None and roster:
+            _open_class(region, operator, reviewer, roster, home_codes[region.slug][0])
+            created["classes"] += 1
+    return created
+
+
+def _activity() -> list[dict]:
+    """Per region: its vouchers by state, its classes by state, and its demo class's roster
+    and how much of it has been scanned."""
+    out = []
+    for region in REGIONS:
+        area = prefix_of(region.code) + "%"
+        vouchers = {str(state): n for state, n in db.session.execute(
+            select(Voucher.state, func.count()).where(Voucher.region_code.like(area))
+            .group_by(Voucher.state))}
+        classes = {str(state): n for state, n in db.session.execute(
+            select(TrainingClass.state, func.count()).where(TrainingClass.region_code.like(area))
+            .group_by(TrainingClass.state))}
+        class_id = db.session.scalar(select(TrainingClass.id).join(
+            Organisation, Organisation.id == TrainingClass.institution_id).where(
+            Organisation.name == region.institutions[0], TrainingClass.name == CLASS_NAME))
+        roster, scanned = class_service.scan_counts([class_id] if class_id else []).get(class_id, (0, 0))
+        out.append({"vouchers": dict(sorted(vouchers.items())), "classes": dict(sorted(classes.items())),
+                    "class_roster": roster, "class_scanned": scanned})
+    return out
+
+
 def load_demo() -> dict:
-    """Create whatever part of the demo data is missing; commit once. Returns what was
-    created and, per region, where its trainees' mobiles start (for describe())."""
+    """Create whatever part of the demo data is missing: the people in one commit, then the
+    vouchers and classes through the services (which commit as they go). Returns what was
+    created and, per region, where its trainees' mobiles start and what it now holds (for
+    describe())."""
     reference = load_reference_data()
     names = {code: name for code, name in db.session.execute(select(Region.code, Region.name))}
 
     org_specs: dict[tuple[str, str], OrgSpec] = {
         ("shanxi", "bureau"): OrgSpec(PROVINCE_BUREAU, OrgKind.BUREAU, PROVINCE_CODE)}
-    trainee_specs: list[TraineeSpec] = []
+    home_codes = {region.slug: _home_codes(region.code) for region in REGIONS}
+    trainees = {region.slug: _trainees(region, home_codes[region.slug]) for region in REGIONS}
+    trainee_specs = [spec for region in REGIONS for spec in trainees[region.slug]]
     for region in REGIONS:
         for key, spec in _organisations(region, names[region.code]).items():
             org_specs[(region.slug, key)] = spec
-        trainee_specs += _trainees(region, _home_codes(region.code))
 
     created = {"organisations": 0, "staff": 0, "trainees": 0}
     orgs = {org.name: org for org in db.session.scalars(select(Organisation).where(
@@ -256,11 +560,14 @@ def load_demo() -> dict:
     if any(created.values()):
         audit.record(None, "demo.seeded", "system", "demo", after=created)
     db.session.commit()
+
+    created |= _load_activity(trainees, home_codes)
     return {
         "reference": reference,
         "created": created,
         "regions": [{"slug": r.slug, "code": r.code, "name": names[r.code],
-                     "first_trainee_mobile": _mobile(r, 1)} for r in REGIONS],
+                     "first_trainee_mobile": _mobile(r, 1), **activity}
+                    for r, activity in zip(REGIONS, _activity(), strict=True)],
     }
 
 
@@ -269,7 +576,8 @@ def describe(summary: dict) -> str:
     created = summary["created"]
     if any(created.values()):
         outcome = (f"created {created['organisations']} organisations, {created['staff']} staff, "
-                   f"{created['trainees']} trainees")
+                   f"{created['trainees']} trainees, {created['vouchers']} vouchers, "
+                   f"{created['classes']} classes")
     else:
         outcome = "already loaded, nothing created"
     lines = [
@@ -288,4 +596,17 @@ def describe(summary: dict) -> str:
     ]
     lines += [f"  {r['slug']:<10} {r['name']:<4} first trainee {r['first_trainee_mobile']}"
               for r in summary["regions"]]
+    lines += [
+        "",
+        f"Vouchers (电子券) and classes (培训班): trainees {FIRST_ACTIVE_TRAINEE}-{TRAINEES_PER_REGION} "
+        f"of each region hold the demo's vouchers (1-{FIRST_ACTIVE_TRAINEE - 1} hold none: try the app "
+        "with them);",
+        f"<region>.inst1 runs 「{CLASS_NAME}」, approved by <region>.reviewer1, half its roster scanned:",
+    ]
+    for r in summary["regions"]:
+        vouchers = ", ".join(f"{r['vouchers'][str(state)]} {state}" for state in VoucherState
+                             if r["vouchers"].get(str(state))) or "none"
+        classes = ", ".join(f"{n} {state}" for state, n in r["classes"].items()) or "none"
+        lines.append(f"  {r['slug']:<10} vouchers {vouchers}; classes {classes}; "
+                     f"roster {r['class_scanned']} of {r['class_roster']} scanned")
     return "\n".join(lines)

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from server.domain.access import Role
-from server.domain.eligibility import Category
+from server.domain.classes import ClassState, DocumentKind, VersionState
+from server.domain.eligibility import SIX_GROUPS, Category
 from server.domain.identity import parse_id_number
-from server.domain.regions import is_within
+from server.domain.regions import is_within, prefix_of
+from server.domain.vouchers import VoucherState
 from server.extensions import db
-from server.models import AuditEvent, Occupation, Organisation, TraineeProfile, User
-from server.services import demo
+from server.models import (
+    AuditEvent,
+    ClassDocument,
+    ClassVersion,
+    Occupation,
+    Organisation,
+    RosterEntry,
+    TraineeProfile,
+    TrainingClass,
+    User,
+    Voucher,
+    VoucherScan,
+)
+from server.services import audit, demo, policies
+from server.services import classes as class_service
+from server.services import clock as server_clock
+from server.services import vouchers as voucher_service
+from server.services.auth import principal_of
 from tests.factories import login
 
 SLUGS = {"xinzhou": "140900", "huguan": "140427", "yangquan": "140300", "wenshui": "141121",
@@ -24,9 +43,38 @@ STAFF_ROLES = {"reviewer1": Role.BUREAU_REVIEWER, "reviewer2": Role.BUREAU_REVIE
                "eval": Role.EVALUATOR}
 
 
+# What each region's trainees 21-30 hold after a load (the categories they were drawn with
+# decide the programme; Huguan issues at once, so nothing there waits for review or is rejected;
+# only Xinzhou and Yangquan leave an application waiting, so Lin's and Wenshui's reviewers have
+# none: the voucher walk expects their lists to hold only its own).
+VOUCHERS = {
+    "xinzhou": {"applied": 1, "issued": 3, "bound": 3, "rejected": 1, "revoked": 1},
+    "huguan": {"issued": 5, "bound": 4, "revoked": 1},
+    "yangquan": {"applied": 1, "issued": 3, "bound": 3, "rejected": 1, "revoked": 1},
+    "wenshui": {"issued": 5, "bound": 3, "rejected": 1, "revoked": 1},
+    "linxian": {"issued": 5, "bound": 3, "rejected": 1, "revoked": 1},
+}
+# The approved class of each region's inst1: roster size, vouchers bound (scanned in).
+ROSTERS = {"xinzhou": (6, 3), "huguan": (7, 4), "yangquan": (6, 3), "wenshui": (6, 3), "linxian": (5, 3)}
+
+
 def _counts() -> dict[str, int]:
     return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Organisation, User, TraineeProfile, AuditEvent)}
+            for model in (Organisation, User, TraineeProfile, Voucher, TrainingClass, ClassVersion,
+                          ClassDocument, RosterEntry, VoucherScan, AuditEvent)}
+
+
+def _states(slug: str) -> dict[str, int]:
+    return dict(Counter(str(state) for state in db.session.scalars(
+        select(Voucher.state).where(Voucher.region_code.like(prefix_of(SLUGS[slug]) + "%")))))
+
+
+def _principal(username: str):
+    return principal_of(db.session.scalar(select(User).where(User.username == username)))
+
+
+def _trainee_number(voucher: Voucher) -> int:
+    return int(voucher.trainee.user.mobile[-6:])
 
 
 def _region_of(home_region_code: str) -> str:
@@ -83,11 +131,129 @@ def test_loading_twice_changes_nothing(ctx):
     first = demo.load_demo()
     after_first = _counts()
     second = demo.load_demo()
-    assert _counts() == after_first
-    assert after_first["AuditEvent"] == 1  # one demo.seeded event, none for the no-op run
-    assert first["created"] == {"organisations": 26, "staff": 41, "trainees": 150}
-    assert second["created"] == {"organisations": 0, "staff": 0, "trainees": 0}
+    assert _counts() == after_first  # no voucher, class, document, scan or audit event more
+    assert first["created"] == {"organisations": 26, "staff": 41, "trainees": 150, "vouchers": 48,
+                                "classes": 5}
+    assert second["created"] == dict.fromkeys(first["created"], 0)
     assert "nothing created" in demo.describe(second)
+    # One demo.seeded event for the people; the rest are the services' own, none for the no-op run.
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "demo.seeded")) == 1
+    assert [r["vouchers"] for r in second["regions"]] == [r["vouchers"] for r in first["regions"]]
+
+
+def test_loading_again_long_after_changes_nothing(ctx, clock):
+    """A class that has ended and vouchers past their expiry are left as they are."""
+    demo.load_demo()
+    before = _counts()
+    clock.set(server_clock.now() + timedelta(days=400))
+    assert demo.load_demo()["created"] == {"organisations": 0, "staff": 0, "trainees": 0, "vouchers": 0,
+                                           "classes": 0}
+    assert _counts() == before
+
+
+def test_each_region_has_vouchers_in_every_state_its_policy_allows(ctx):
+    summary = demo.load_demo()
+    for slug in SLUGS:
+        assert _states(slug) == VOUCHERS[slug], slug
+    assert {r["slug"]: r["vouchers"] for r in summary["regions"]} == {
+        slug: dict(sorted(states.items())) for slug, states in VOUCHERS.items()}
+    for voucher in db.session.scalars(select(Voucher)):
+        assert 21 <= _trainee_number(voucher) <= 30
+        # Applied by the trainee; decided by the region's reviewer1 unless its policy issues at once.
+        assert voucher.applied_by == voucher.trainee.user_id
+        reviewer = _principal(f"{_slug_of(voucher.region_code)}.reviewer1").user_id
+        if voucher.state is not VoucherState.APPLIED:
+            auto = policies.for_region(voucher.region_code).vouchers.auto_issue.value
+            assert voucher.decided_by == (None if auto else reviewer)
+        if voucher.state is VoucherState.REJECTED:
+            assert voucher.reason == demo.REJECT_REASON
+        if voucher.state is VoucherState.REVOKED:
+            assert voucher.reason == demo.REVOKE_REASON and voucher.closed_by == reviewer
+    # Every programme appears, each only for trainees its categories admit (the services decided).
+    programmes = {str(v.programme) for v in db.session.scalars(select(Voucher))}
+    assert programmes == {"puhui", "startup", "enterprise", "order", "project"}
+
+
+def _slug_of(region_code: str) -> str:
+    return next(slug for slug, code in SLUGS.items() if code == region_code)
+
+
+def test_the_voucher_walk_finds_clean_trainees_and_empty_review_lists(ctx):
+    """tests/api/test_voucher_walk.py and the README's walk apply as the region's first
+    普惠制-eligible trainee and expect Lin's and Wenshui's reviewers to have nothing else."""
+    demo.load_demo()
+    holders = {_trainee_number(v) for v in db.session.scalars(select(Voucher))}
+    assert holders and min(holders) >= 21  # trainees 1-20 hold nothing
+    for index, slug in enumerate(SLUGS, 1):
+        profiles = db.session.scalars(select(TraineeProfile).join(User).where(
+            User.mobile.like(f"1390{index}%")).order_by(User.mobile))
+        first = next(p for p in profiles if set(p.categories) & {str(c) for c in SIX_GROUPS})
+        assert int(first.user.mobile[-6:]) <= 20, slug
+    readme_trainee = db.session.scalar(select(User).where(User.mobile == "13905000001")).trainee
+    assert set(readme_trainee.categories) & {str(c) for c in SIX_GROUPS}
+    for slug in ("linxian", "wenshui"):
+        reviewer = _principal(f"{slug}.reviewer1")
+        assert voucher_service.list_vouchers(reviewer, voucher_service.VoucherFilter(state="applied"))[1] == 0
+        assert class_service.list_classes(reviewer, class_service.ClassFilter(pending_review=True))[1] == 0
+    assert db.session.scalar(select(func.count()).select_from(ClassVersion).where(
+        ClassVersion.state != VersionState.APPROVED)) == 0
+
+
+def test_each_region_has_an_approved_class_with_documents_and_a_half_scanned_roster(ctx):
+    summary = demo.load_demo()
+    today = server_clock.today()
+    for slug, code in SLUGS.items():
+        operator = _principal(f"{slug}.inst1")
+        classes = db.session.scalars(select(TrainingClass).where(TrainingClass.region_code == code)).all()
+        assert len(classes) == 1, slug
+        klass = classes[0]
+        assert (klass.institution_id, klass.name, klass.state) == (
+            operator.organisation_id, demo.CLASS_NAME, ClassState.APPROVED)
+        assert (klass.occupation_code, klass.level, str(klass.programme)) == ("4-10-01-05", "初级", "puhui")
+        lead = int(policies.for_region(code).class_opening.lead_days_for(klass.programme).value)
+        assert klass.start_date == today + timedelta(days=lead + 1)
+        version = class_service.current_version(klass)
+        assert version.decided_by == _principal(f"{slug}.reviewer1").user_id
+
+        documents = class_service.documents_of(klass)
+        assert {(d.kind, d.filename.rsplit(".", 1)[1]) for d in documents} == {
+            (DocumentKind.TEACHING_PLAN, "pdf"), (DocumentKind.SYLLABUS, "docx"),
+            (DocumentKind.COURSE_SCHEDULE, "xlsx")}
+        for document in documents:
+            _, data = class_service.document(operator, klass.id, document.id)
+            assert len(data) == document.size
+            assert data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF") \
+                if document.kind is DocumentKind.TEACHING_PLAN else data.startswith(b"PK\x03\x04")
+
+        roster = class_service.roster(klass)
+        bound = [v for _, _, v in roster if v.state is VoucherState.BOUND]
+        assert (len(roster), len(bound)) == ROSTERS[slug], slug
+        assert all(v.bound_class_id == klass.id for v in bound)
+        assert all(v.state is VoucherState.ISSUED for _, _, v in roster if v not in bound)
+        scans = db.session.scalars(select(VoucherScan).where(VoucherScan.class_id == klass.id)).all()
+        assert sorted(s.voucher_id for s in scans) == sorted(v.id for v in bound)
+        assert {(s.outcome, s.status, s.device_id) for s in scans} == {("BOUND", 200, demo.SCAN_DEVICE)}
+        # The region's other issued 养老护理员 vouchers: none are left off the roster.
+        matching = db.session.scalars(select(Voucher).where(
+            Voucher.region_code == code, Voucher.occupation_code == "4-10-01-05",
+            Voucher.state.in_([VoucherState.ISSUED, VoucherState.BOUND]))).all()
+        assert {v.id for v in matching} == {v.id for _, _, v in roster}
+    assert [(r["class_roster"], r["class_scanned"]) for r in summary["regions"]] == list(ROSTERS.values())
+    assert all(r["classes"] == {"approved": 1} for r in summary["regions"])
+
+
+def test_the_audit_chain_records_the_demo_and_verifies(ctx):
+    demo.load_demo()
+    demo.load_demo()
+    problem, count, _ = audit.verify()
+    assert problem is None
+    assert count == db.session.scalar(select(func.count()).select_from(AuditEvent))
+    actions = Counter(db.session.scalars(select(AuditEvent.action)))
+    assert actions["voucher.applied"] == 48 and actions["voucher.bind"] == 16
+    assert actions["voucher.reject"] == 4 and actions["voucher.revoke"] == 5
+    assert actions["class.created"] == actions["class.submitted"] == actions["class.approved"] == 5
+    assert actions["class.document_uploaded"] == 15
 
 
 def test_describe_lists_the_logins(ctx):
@@ -96,6 +262,10 @@ def test_describe_lists_the_logins(ctx):
     for slug in SLUGS:
         assert slug in text
     assert "13902000001" in text  # Huguan's first trainee
+    assert "48 vouchers, 5 classes" in text and demo.CLASS_NAME in text
+    assert ("xinzhou    vouchers 1 applied, 3 issued, 3 bound, 1 rejected, 1 revoked; classes 1 approved; "
+            "roster 3 of 6 scanned") in text
+    assert "huguan     vouchers 5 issued, 4 bound, 1 revoked;" in text
 
 
 def test_demo_staff_and_trainee_can_sign_in(client, ctx):
