@@ -10,7 +10,7 @@ export PORT
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test setup setup-dev migrate demo lint serve clean browser
+.PHONY: run test setup setup-dev migrate demo lint serve clean browser redis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,18 @@ browser:
 	fi
 	@echo "browser: $$($(CHROMIUM) --version 2>/dev/null)"
 
-test: lint browser
+# The shared rate-limit test needs a Redis on 127.0.0.1:6379: start one (installing Debian's
+# redis-server first if missing) when none answers. It keeps nothing on disk.
+redis:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+	  command -v redis-server >/dev/null || { $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+	    --dir /tmp --logfile /tmp/redis-skillvoucher.log; \
+	  for _ in $$(seq 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.2; done; \
+	fi
+
+test: lint browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
