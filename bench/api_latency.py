@@ -16,20 +16,13 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade
-from sqlalchemy import insert, select, text
+from common import add_trainees, analyse, demo_app  # bench/common.py, beside this script
 
-from server import create_app
-from server.config import Settings
-from server.domain.access import Role
-from server.domain.identity import check_character
 from server.extensions import db
-from server.models import TraineeProfile, User
 from server.services import demo
 
 EXTRA_TRAINEES = 10_000
@@ -37,39 +30,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
 
 
 def build_app(tmp: Path):
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}"
-    settings = Settings.from_env({"INSTANCE_PATH": str(tmp), "SECRET_KEY": "b" * 48})
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}, settings=settings)
+    app = demo_app(tmp)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            # The schema is dropped and rebuilt: only ever in a database meant for benchmarks.
-            if not (db.engine.url.database or "").startswith("bench"):
-                sys.exit(f"refusing to clear database {db.engine.url.database!r}: "
-                         "BENCH_DATABASE_URL must name a database called bench…")
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        demo.load_demo()
-        password_hash = db.session.scalar(select(User.password_hash).where(User.role == Role.TRAINEE))
-        users = [{"mobile": f"1380{n:07d}", "display_name": "压测学员", "role": Role.TRAINEE,
-                  "password_hash": password_hash} for n in range(EXTRA_TRAINEES)]
-        db.session.execute(insert(User), users)
-        ids = db.session.execute(select(User.id).where(User.mobile.like("1380%"))).scalars().all()
-        profiles = []
-        for n, user_id in enumerate(ids):
-            # (birth date, sequence) is unique per trainee, so every ID number is valid and distinct.
-            birth = date(1975, 1, 1) + timedelta(days=n // 999)
-            first17 = f"140427{birth:%Y%m%d}{n % 999 + 1:03d}"
-            profiles.append({"user_id": user_id, "real_name": "压测学员", "birth_date": birth,
-                             "id_number": first17 + check_character(first17),
-                             "sex": "M" if (n % 999 + 1) % 2 else "F",
-                             "home_region_code": "140427100", "categories": ["rural_migrant"]})
-        db.session.execute(insert(TraineeProfile), profiles)
-        db.session.commit()
-        # Give the planner statistics, as autovacuum / a long-running database would have.
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        add_trainees("1380", EXTRA_TRAINEES)
+        analyse()
     return app
 
 

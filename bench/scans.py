@@ -31,13 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openpyxl
-from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
+from common import add_trainees, analyse, demo_app, id_number  # bench/common.py, beside this script
+from sqlalchemy import func, select
 
-from server import create_app
-from server.config import Settings
-from server.domain.access import Role
-from server.domain.identity import check_character
 from server.extensions import db
 from server.models import AuditEvent, TraineeProfile, User, Voucher
 from server.services import auth, clock, demo
@@ -53,53 +49,17 @@ OCCUPATION, LEVEL = "4-10-01-05", "初级"  # 养老护理员, in the shipped ca
 MOBILE_PREFIX = "1381"
 
 
-def _id_number(n: int, year: int = 1975) -> str:
-    # (birth date, sequence) is unique per person, so every ID number is valid and distinct.
-    birth = date(year, 1, 1) + timedelta(days=n // 999)
-    first17 = f"140427{birth:%Y%m%d}{n % 999 + 1:03d}"
-    return first17 + check_character(first17)
-
-
 def build_app(tmp: Path, trainees: int):
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}"
-    settings = Settings.from_env({"INSTANCE_PATH": str(tmp), "SECRET_KEY": "b" * 48})
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}, settings=settings)
+    app = demo_app(tmp)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            # The schema is dropped and rebuilt: only ever in a database meant for benchmarks.
-            if not (db.engine.url.database or "").startswith("bench"):
-                sys.exit(f"refusing to clear database {db.engine.url.database!r}: "
-                         "BENCH_DATABASE_URL must name a database called bench…")
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        demo.load_demo()
-        password_hash = db.session.scalar(select(User.password_hash).where(
-            User.mobile == "13902000001"))  # the demo trainee's, so ours sign in with TRAINEE_PASSWORD
-        db.session.execute(insert(User), [
-            {"mobile": f"{MOBILE_PREFIX}{n:07d}", "display_name": "压测学员", "role": Role.TRAINEE,
-             "password_hash": password_hash} for n in range(trainees)])
-        ids = db.session.execute(select(User.id).where(User.mobile.like(MOBILE_PREFIX + "%"))
-                                 .order_by(User.mobile)).scalars().all()
-        profiles = []
-        for n, user_id in enumerate(ids):
-            number = _id_number(n)
-            profiles.append({"user_id": user_id, "real_name": "压测学员",
-                             "birth_date": date(int(number[6:10]), int(number[10:12]), int(number[12:14])),
-                             "id_number": number, "sex": "M" if int(number[16]) % 2 else "F",
-                             "home_region_code": "140427100", "categories": ["rural_migrant"]})
-        db.session.execute(insert(TraineeProfile), profiles)
-        db.session.commit()
+        add_trainees(MOBILE_PREFIX, trainees)
         # Each trainee applies through the service; Huguan issues at once.
         for user in db.session.scalars(select(User).where(User.mobile.like(MOBILE_PREFIX + "%"))
                                        .order_by(User.mobile)).all():
             voucher = voucher_service.apply(auth.principal_of(user), voucher_service.ApplicationInput(
                 occupation_code=OCCUPATION, level=LEVEL, programme="puhui", region_code="140427"))
             assert voucher.state == "issued", voucher.state
-        # Give the planner statistics, as autovacuum / a long-running database would have.
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        analyse()
     return app
 
 
@@ -140,7 +100,7 @@ def class_body(start: date, roster: list[str], days: int = 5) -> dict:
         "end_date": (start + timedelta(days=days - 1)).isoformat(), "sessions": sessions,
         "site": {"address": "壶关县龙泉镇职教中心", "latitude": 36.1128, "longitude": 113.2075,
                  "radius_m": 200},
-        "teachers": [{"name": "李老师", "id_number": _id_number(5, year=1980),
+        "teachers": [{"name": "李老师", "id_number": id_number(5, year=1980),
                       "certificate_no": "GZ-2023-0001"}],
         "assessment_plan": "结业前理论与实操考核，由评价机构组织",
         "roster": roster,
