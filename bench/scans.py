@@ -24,13 +24,11 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import openpyxl
 from common import add_trainees, analyse, demo_app, id_number  # bench/common.py, beside this script
 from sqlalchemy import func, select
 
@@ -66,26 +64,9 @@ def build_app(tmp: Path, trainees: int):
 # --- opening a class through the API (as tests/factories.py does) ---------------------------
 
 
-def _xlsx() -> bytes:
-    book = openpyxl.Workbook()
-    book.active.append(["周次", "课程内容"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _docx() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxml'
-                   'formats.org/package/2006/content-types"/>')
-        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.'
-                   'openxmlformats.org/wordprocessingml/2006/main"><w:body/></w:document>')
-    return out.getvalue()
-
-
-DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"),
-             "syllabus": ("教学大纲.docx", _docx()), "course_schedule": ("课程安排表.xlsx", _xlsx())}
+DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", demo.pdf_document("Teaching plan")),
+             "syllabus": ("教学大纲.docx", demo.docx_document(["教学大纲"])),
+             "course_schedule": ("课程安排表.xlsx", demo.xlsx_document([["周次", "课程内容"]]))}
 
 
 def class_body(start: date, roster: list[str], days: int = 5) -> dict:

@@ -11,6 +11,7 @@ from server.domain.access import OrgKind, Role
 from server.domain.identity import check_character
 from server.extensions import db
 from server.models import Organisation, TraineeProfile, User
+from server.services.demo import docx_document, pdf_document, xlsx_document
 
 PASSWORD = "Passw0rd!"
 _HASH = None
@@ -93,32 +94,15 @@ OCCUPATION, LEVEL = "4-10-01-05", "初级"  # 养老护理员, in the shipped ca
 
 
 def pdf_bytes() -> bytes:
-    return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def xlsx_bytes() -> bytes:
-    import io
-
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.active.append(["周次", "课程内容"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return pdf_document("Teaching plan")
 
 
 def docx_bytes() -> bytes:
-    import io
-    import zipfile
+    return docx_document(["教学大纲"])
 
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxml'
-                   'formats.org/package/2006/content-types"/>')
-        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.'
-                   'openxmlformats.org/wordprocessingml/2006/main"><w:body/></w:document>')
-    return out.getvalue()
+
+def xlsx_bytes() -> bytes:
+    return xlsx_document([["周次", "课程内容"]])
 
 
 DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", pdf_bytes), "syllabus": ("教学大纲.docx", docx_bytes),

@@ -315,8 +315,9 @@ def _apply(plan: VoucherPlan, region: DemoRegion, trainee: User, reviewer: Princ
     return voucher
 
 
-# Tiny but real documents, as an institution would upload them.
-def _pdf(title: str) -> bytes:
+# Tiny but real documents, as an institution would upload them (the tests and benchmarks use
+# them too).
+def pdf_document(title: str) -> bytes:
     """A one-page PDF with a line of text (Helvetica: ASCII only) and a correct xref table."""
     text = title.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     stream = f"BT /F1 14 Tf 72 770 Td ({text}) Tj ET".encode("ascii")
@@ -340,7 +341,7 @@ def _pdf(title: str) -> bytes:
     return bytes(out)
 
 
-def _docx(paragraphs: list[str]) -> bytes:
+def docx_document(paragraphs: list[str]) -> bytes:
     """A minimal Word document: content types, the package relationship, the body."""
     w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
@@ -370,7 +371,7 @@ def _docx(paragraphs: list[str]) -> bytes:
     return out.getvalue()
 
 
-def _xlsx(rows: list[list[str]]) -> bytes:
+def xlsx_document(rows: list[list[str]]) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "课程安排表"
@@ -414,9 +415,10 @@ def _documents(fields: dict) -> dict[DocumentKind, tuple[str, bytes]]:
                          "理论" if session["kind"] == "theory" else "实操",
                          SESSION_TOPICS[index // 2 % len(SESSION_TOPICS)]])
     contents = {
-        DocumentKind.TEACHING_PLAN: ("pdf", _pdf("Teaching plan: elderly care worker (4-10-01-05), junior")),
-        DocumentKind.SYLLABUS: ("docx", _docx([f"{fields['name']}教学大纲", *SESSION_TOPICS])),
-        DocumentKind.COURSE_SCHEDULE: ("xlsx", _xlsx(schedule)),
+        DocumentKind.TEACHING_PLAN: (
+            "pdf", pdf_document("Teaching plan: elderly care worker (4-10-01-05), junior")),
+        DocumentKind.SYLLABUS: ("docx", docx_document([f"{fields['name']}教学大纲", *SESSION_TOPICS])),
+        DocumentKind.COURSE_SCHEDULE: ("xlsx", xlsx_document(schedule)),
     }
     return {kind: (f"{DOCUMENT_LABELS[kind]}.{extension}", data)
             for kind, (extension, data) in contents.items()}
