@@ -50,6 +50,35 @@ class OpeningPolicy:
         return RegionLevel.CITY if str(programme) in self.city_approval.value else RegionLevel.COUNTY
 
 
+UNCERTAIN_MEANINGS = ("accept_flagged", "refuse")
+
+
+@dataclass(frozen=True)
+class CheckinPolicy:
+    """Phone check-ins (SPEC §4): the window around each session, what an uncertain position
+    means, and how long selfies are kept as evidence."""
+
+    window_before_min: Sourced
+    window_after_start_min: Sourced
+    signout_required: Sourced
+    signout_before_min: Sourced
+    signout_after_min: Sourced
+    uncertain: Sourced  # "accept_flagged" or "refuse"
+    refuse_accuracy_m: Sourced
+    flag_accuracy_m: Sourced
+    max_offline_hours: Sourced
+    voucher_signin_required: Sourced  # 003 三(四): the e-voucher sign-in as well as the trainee's
+    evidence_days: Sourced
+
+
+CHECKIN_FIELDS = {
+    "window_before_min": int, "window_after_start_min": int, "signout_required": bool,
+    "signout_before_min": int, "signout_after_min": int, "uncertain": str, "refuse_accuracy_m": int,
+    "flag_accuracy_m": int, "max_offline_hours": int, "voucher_signin_required": bool,
+    "evidence_days": int,
+}
+
+
 @dataclass(frozen=True)
 class RegionPolicy:
     region_code: str
@@ -58,6 +87,7 @@ class RegionPolicy:
     effective_from: date
     vouchers: VoucherPolicy
     class_opening: OpeningPolicy
+    checkins: CheckinPolicy
 
 
 def _sourced(doc: dict, path: str, kind: type) -> Sourced:
@@ -75,6 +105,8 @@ def _sourced(doc: dict, path: str, kind: type) -> Sourced:
         raise PolicyInvalid(f"{path} must be a non-negative integer")
     if kind is bool and not isinstance(value, bool):
         raise PolicyInvalid(f"{path} must be true or false")
+    if kind is str and value not in UNCERTAIN_MEANINGS:
+        raise PolicyInvalid(f"{path} must be one of {UNCERTAIN_MEANINGS}")
     if kind is list and not (isinstance(value, list)
                              and all(v in ProgrammeType.__members__.values() for v in value)):
         raise PolicyInvalid(f"{path} must list programme types")
@@ -117,7 +149,23 @@ def parse_policy(doc: dict) -> RegionPolicy:
             lead_days={k: _sourced(doc, f"class_opening.lead_days.{k}", int) for k in lead},
             city_approval=_sourced(doc, "class_opening.city_approval", list),
         ),
+        checkins=_checkins(doc),
     )
+
+
+def _checkins(doc: dict) -> CheckinPolicy:
+    if not isinstance(doc.get("checkins"), dict):
+        raise PolicyInvalid("checkins must be an object")
+    unknown = set(doc["checkins"]) - set(CHECKIN_FIELDS)
+    if unknown:
+        raise PolicyInvalid(f"checkins has unknown keys {sorted(unknown)}")
+    policy = CheckinPolicy(**{name: _sourced(doc, f"checkins.{name}", kind)
+                              for name, kind in CHECKIN_FIELDS.items()})
+    if policy.evidence_days.value < 1:
+        raise PolicyInvalid("checkins.evidence_days must be at least 1")
+    if policy.flag_accuracy_m.value > policy.refuse_accuracy_m.value:
+        raise PolicyInvalid("checkins.flag_accuracy_m must not exceed refuse_accuracy_m")
+    return policy
 
 
 def policy_for(region_code: str, policies: dict[str, RegionPolicy]) -> RegionPolicy:

@@ -14,6 +14,7 @@ import pytest
 from server.domain.eligibility import ProgrammeType
 from server.domain.errors import DomainError
 from server.domain.policy import (
+    CHECKIN_FIELDS,
     NoPolicy,
     PolicyInvalid,
     RegionPolicy,
@@ -50,6 +51,7 @@ def sourced_entries(policy: RegionPolicy) -> dict[str, object]:
         "vouchers.valid_days": policy.vouchers.valid_days,
         **{f"class_opening.lead_days.{k}": v for k, v in opening.lead_days.items()},
         "class_opening.city_approval": opening.city_approval,
+        **{f"checkins.{name}": getattr(policy.checkins, name) for name in CHECKIN_FIELDS},
     }
 
 
@@ -207,6 +209,11 @@ VALID = {
         },
         "city_approval": {"value": ["order"], "source": "002 第六条"},
     },
+    "checkins": {name: {"value": value, "source": "product default"} for name, value in {
+        "window_before_min": 30, "window_after_start_min": 15, "signout_required": False,
+        "signout_before_min": 10, "signout_after_min": 30, "uncertain": "accept_flagged",
+        "refuse_accuracy_m": 500, "flag_accuracy_m": 100, "max_offline_hours": 12,
+        "voucher_signin_required": False, "evidence_days": 730}.items()},
 }
 
 
@@ -350,3 +357,34 @@ COUNTY, CITY = RegionLevel.COUNTY, RegionLevel.CITY
 )
 def test_approver_can_decide(approver, class_region, required, allowed):
     assert approver_can_decide(approver, class_region, required) is allowed
+
+
+
+def test_only_wenshui_asks_for_the_voucher_sign_in_as_well():
+    """003 三(四): 本人签到和使用电子券签到两种方式同步进行."""
+    required = {code for code, policy in shipped().items() if policy.checkins.voucher_signin_required.value}
+    assert required == {"141121"}
+
+
+def test_selfies_are_kept_two_years_everywhere_by_default():
+    assert {policy.checkins.evidence_days.value for policy in shipped().values()} == {730}
+
+
+@pytest.mark.parametrize("change,names", [
+    pytest.param(lambda d: d["checkins"]["uncertain"].update(value="maybe"), "uncertain",
+                 id="uncertain-unknown"),
+    pytest.param(lambda d: d["checkins"]["flag_accuracy_m"].update(value=600), "flag_accuracy_m",
+                 id="flag-above-refuse"),
+    pytest.param(lambda d: d["checkins"].update(extra={"value": 1, "source": "x"}), "unknown",
+                 id="unknown-key"),
+    pytest.param(lambda d: d.pop("checkins"), "checkins", id="missing"),
+    pytest.param(lambda d: d["checkins"]["evidence_days"].update(value=0), "evidence_days", id="no-evidence"),
+    pytest.param(lambda d: d["checkins"]["signout_required"].update(value="yes"), "signout_required",
+                 id="signout-not-bool"),
+])
+def test_a_bad_checkin_section_is_refused_naming_the_entry(change, names):
+    doc = copy.deepcopy(VALID)
+    change(doc)
+    with pytest.raises(PolicyInvalid) as refused:
+        parse_policy(doc)
+    assert names in str(refused.value)
