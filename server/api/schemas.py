@@ -334,6 +334,8 @@ class SiteIn(Strict):
     latitude: float = Field(description="WGS-84")
     longitude: float
     radius_m: int = Field(description="打卡范围（米）")
+    datum: Literal["wgs84", "gcj02", "bd09"] = Field(
+        default="wgs84", description="坐标系：wgs84（GPS）、gcj02（高德、腾讯地图）、bd09（百度地图）")
 
 
 class TeacherIn(Strict):
@@ -472,3 +474,150 @@ class ScanLogOut(BaseModel):
 
 class ScanLog(BaseModel):
     items: list[ScanLogOut]
+
+
+# --- check-ins and supervision --------------------------------------------------------------
+
+
+class ConsentIn(Strict):
+    give: bool = Field(description="true 同意，false 撤回")
+
+
+class ConsentOut(BaseModel):
+    given: bool
+    text_version: str
+    given_at: datetime | None
+
+
+class DayQuery(Strict):
+    day: date | None = Field(default=None, description="日期 YYYY-MM-DD（默认今天，北京时间）")
+
+
+class SessionOut(BaseModel):
+    id: int
+    class_id: int
+    class_name: str
+    day: date
+    starts: time
+    ends: time
+    kind: str
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class CheckinOut(BaseModel):
+    id: int
+    session_id: int
+    class_id: int
+    trainee_id: int
+    kind: str = Field(description="check_in 签到 / sign_out 签退")
+    received_at: datetime = Field(description="服务器收到的时间（以此为准）")
+    counted_at: datetime = Field(description="计入的时间：收到时间；离线补传为拍摄时间")
+    captured_at: datetime
+    offline: bool
+    device_id: str
+    latitude: float
+    longitude: float
+    accuracy_m: float
+    distance_m: float
+    placement: str = Field(description="inside / outside / uncertain")
+    flags: list[str]
+    flag_labels: list[str]
+    review: str = Field(description="none / accepted / rejected")
+    review_reason: str | None
+    has_selfie: bool
+
+
+class VoucherSigninIn(Strict):
+    token: str = Field(max_length=8192)
+    device_id: str | None = Field(default=None, max_length=64)
+
+
+class VoucherSigninOut(BaseModel):
+    id: int
+    session_id: int
+    trainee_id: int
+    voucher_id: int
+    received_at: datetime
+
+
+class CheckinReview(Strict):
+    decision: Literal["accepted", "rejected"]
+    reason: str = Field(max_length=200)
+
+
+class SelfieQuery(Strict):
+    size: Literal["full", "thumbnail"] = "full"
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class BoardRow(BaseModel):
+    session: SessionOut
+    institution: str
+    region_code: str
+    expected: int = Field(description="应到（已验券人数）")
+    checked_in: int
+    flagged: int
+
+
+class BoardOut(BaseModel):
+    items: list[BoardRow]
+
+
+class PageQuery(Strict):
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class MatrixCell(BaseModel):
+    session_id: int
+    status: str = Field(description="present / flagged / rejected / incomplete / absent / upcoming")
+    label: str
+    flags: list[str]
+
+
+class MatrixRow(BaseModel):
+    trainee: PersonOut
+    voucher_id: int
+    cells: list[MatrixCell]
+
+
+class MatrixOut(BaseModel):
+    class_id: int
+    class_name: str
+    total_trainees: int
+    sessions: list[SessionOut]
+    rows: list[MatrixRow]
+
+
+class SessionCheckinQuery(PageQuery):
+    flag: str | None = Field(default=None, max_length=32, description="只看带此疑点的记录")
+    flagged_only: bool = False
+
+
+class CheckinRow(BaseModel):
+    checkin: CheckinOut
+    trainee: PersonOut
+
+
+class SessionCheckins(BaseModel):
+    session: SessionOut
+    total: int
+    items: list[CheckinRow]
+
+
+class TimelineItem(BaseModel):
+    checkin: CheckinOut
+    session: SessionOut
+
+
+class Timeline(BaseModel):
+    trainee: PersonOut
+    total: int
+    items: list[TimelineItem]

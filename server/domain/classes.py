@@ -15,6 +15,7 @@ from datetime import date, time, timedelta
 from enum import StrEnum
 
 from server.domain.errors import DomainError, InvalidIdNumber, ValidationFailed
+from server.domain.geofence import Datum
 from server.domain.identity import mask_id_number, parse_id_number
 from server.domain.policy import Sourced
 
@@ -88,6 +89,7 @@ class Site:
     latitude: float
     longitude: float
     radius_m: int
+    datum: str = "wgs84"  # as typed in: GCJ-02 from Amap/Tencent, BD-09 from Baidu (domain/geofence.py)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ def _site(site: Site | None) -> None:
             and LONGITUDE_RANGE[0] <= site.longitude <= LONGITUDE_RANGE[1]):
         raise InvalidSite("培训场地经纬度不在中国境内，请检查是否填反",
                           details={"field": "site.latitude"})
+    if site.datum not in Datum.__members__.values():
+        raise InvalidSite("坐标系应为 wgs84、gcj02 或 bd09", details={"field": "site.datum"})
     if not MIN_RADIUS_M <= site.radius_m <= MAX_RADIUS_M:
         raise InvalidSite(f"打卡范围应为 {MIN_RADIUS_M}–{MAX_RADIUS_M} 米",
                           details={"field": "site.radius_m"})

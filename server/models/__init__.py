@@ -2,6 +2,7 @@
 
 from server.models.audit import AuditEvent
 from server.models.auth import OneTimeCode, RefreshToken
+from server.models.checkins import Checkin, FaceConsent, VoucherSignin
 from server.models.classes import (
     ClassDocument,
     ClassSession,
@@ -18,10 +19,12 @@ from server.models.vouchers import Voucher, VoucherScan
 
 __all__ = [
     "AuditEvent",
+    "Checkin",
     "ClassDocument",
     "ClassSession",
     "ClassSite",
     "ClassVersion",
+    "FaceConsent",
     "Occupation",
     "OneTimeCode",
     "Organisation",
@@ -33,4 +36,5 @@ __all__ = [
     "User",
     "Voucher",
     "VoucherScan",
+    "VoucherSignin",
 ]

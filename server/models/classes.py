@@ -85,8 +85,12 @@ class ClassSite(db.Model):
 
     class_id: Mapped[int] = mapped_column(ForeignKey("training_classes.id"), primary_key=True)
     address: Mapped[str] = mapped_column(String(200))
-    latitude: Mapped[float]
+    latitude: Mapped[float]  # as entered, in `datum`
     longitude: Mapped[float]
+    datum: Mapped[str] = mapped_column(String(8), default="wgs84", server_default="wgs84")
+    # The fence centre in WGS-84, what phones report: converted from `datum` at approval.
+    fence_latitude: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    fence_longitude: Mapped[float] = mapped_column(default=0.0, server_default="0")
     radius_m: Mapped[int] = mapped_column(Integer)
 
 

@@ -16,6 +16,7 @@ from server.domain import classes as rules
 from server.domain.access import Principal, Role, require_role
 from server.domain.classes import ClassState, DocumentKind, Proposal, VersionState
 from server.domain.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from server.domain.geofence import Datum, to_wgs84
 from server.domain.identity import mask_id_number
 from server.domain.policy import approver_can_decide
 from server.domain.regions import is_within, prefix_of
@@ -72,7 +73,8 @@ def proposal_from_json(doc: dict) -> Proposal:
         site = doc.get("site")
         if site:
             site = rules.Site(address=str(site["address"]), latitude=float(site["latitude"]),
-                              longitude=float(site["longitude"]), radius_m=int(site["radius_m"]))
+                              longitude=float(site["longitude"]), radius_m=int(site["radius_m"]),
+                              datum=str(site.get("datum") or "wgs84"))
         field = "teachers"
         teachers = tuple(rules.Teacher(name=str(t["name"]), id_number=str(t["id_number"]),
                                        certificate_no=str(t["certificate_no"]))
@@ -398,8 +400,11 @@ def _put_in_force(klass: TrainingClass, version: ClassVersion, p: Proposal,
     db.session.add_all(ClassSession(class_id=klass.id, day=s.day, starts=s.starts, ends=s.ends, kind=s.kind)
                        for s in p.sessions)
     site = db.session.get(ClassSite, klass.id) or ClassSite(class_id=klass.id)
-    site.address, site.latitude, site.longitude, site.radius_m = (
-        p.site.address, p.site.latitude, p.site.longitude, p.site.radius_m)
+    site.address, site.latitude, site.longitude, site.radius_m, site.datum = (
+        p.site.address, p.site.latitude, p.site.longitude, p.site.radius_m, p.site.datum)
+    # The fence is measured against phones' WGS-84 fixes: convert a site typed from a Chinese map.
+    site.fence_latitude, site.fence_longitude = to_wgs84(p.site.latitude, p.site.longitude,
+                                                         Datum(p.site.datum))
     db.session.add(site)
     keep = {voucher.id for _, voucher in resolved}
     existing = {e.voucher_id: e for e in db.session.scalars(

@@ -37,20 +37,24 @@ def _previous(principal: Principal, request_id: str) -> VoucherScan | None:
                                                        VoucherScan.request_id == request_id))
 
 
+def verified_voucher_id(token: str) -> int:
+    """The voucher a scanned token names, once its signature, key, type and expiry check out."""
+    if len(token) > rules.MAX_TOKEN_LENGTH:
+        raise rules.token_refusal("too_long")
+    try:
+        claims = current_app.extensions["keyring"].verify(token, "voucher", max_length=rules.MAX_TOKEN_LENGTH)
+    except TokenRejected as exc:
+        raise rules.token_refusal(exc.reason) from None
+    return rules.voucher_id_from_claims(claims)
+
+
 def _bind(principal: Principal, class_id: int, token: str) -> Voucher:
     """Everything that must hold for a binding, failing closed: any doubt is a refusal."""
     klass = classes.own_class(principal, class_id)
     today = clock.today()
     if not class_rules.can_scan(klass.state, klass.end_date, today):
         raise class_rules.ClassNotOpen(details={"state": str(klass.state)})
-    if len(token) > rules.MAX_TOKEN_LENGTH:
-        raise rules.token_refusal("too_long")
-    try:
-        claims = current_app.extensions["keyring"].verify(token, "voucher",
-                                                          max_length=rules.MAX_TOKEN_LENGTH)
-    except TokenRejected as exc:
-        raise rules.token_refusal(exc.reason) from None
-    voucher_id = rules.voucher_id_from_claims(claims)
+    voucher_id = verified_voucher_id(token)
     try:
         return _bind_voucher(principal, klass, voucher_id, today)
     except DomainError as refusal:
