@@ -41,6 +41,21 @@ def register_commands(app: Flask) -> None:
         expired = vouchers.expire_due()
         click.echo(f"expired {len(expired)} voucher(s)" + (": " + ", ".join(expired[:20]) if expired else ""))
 
+    @app.cli.command("purge-selfies")
+    def purge_selfies() -> None:
+        """Delete selfies older than each region's evidence period (run daily); check-in rows stay."""
+        from server.services import checkins
+
+        click.echo(f"purged {checkins.purge_selfies()} selfie(s)")
+
+    @app.cli.command("recompute-flags")
+    @click.argument("class_id", type=int)
+    def recompute_flags(class_id: int) -> None:
+        """Recompute the flags of every check-in of a class against all the others."""
+        from server.services import checkins
+
+        click.echo(f"{checkins.recompute_flags(class_id)} check-in(s) changed")
+
     audit_group = click.Group("audit", help="The tamper-evident audit log.")
 
     @audit_group.command("verify")

@@ -132,7 +132,8 @@ class KeyRing:
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM,
                           headers={"kid": key.kid, "typ": token_type})
 
-    def verify(self, token: str, token_type: str, *, max_length: int = 1024) -> dict:
+    def verify(self, token: str, token_type: str, *, max_length: int = 1024,
+               now: float | None = None) -> dict:
         """The claims of a valid token of `token_type`; TokenRejected otherwise. Only EdDSA is
         accepted, so `alg: none` and HS256 keyed with the public key are refused."""
         if not isinstance(token, str) or not token or len(token) > max_length:
@@ -152,11 +153,20 @@ class KeyRing:
         if key is None:
             raise TokenRejected("unknown_key")
         try:
-            return jwt.decode(token, key.public_key, algorithms=[ALGORITHM],
-                              options={"require": ["exp"]})
+            # `now` is the caller's clock (the app's, which tests can set); PyJWT's own check
+            # reads the wall clock, so it runs only when no clock is given.
+            claims = jwt.decode(token, key.public_key, algorithms=[ALGORITHM],
+                                options={"require": ["exp"], "verify_exp": now is None})
         except jwt.ExpiredSignatureError:
             raise TokenRejected("expired") from None
         except jwt.MissingRequiredClaimError:
             raise TokenRejected("invalid_claims") from None
         except jwt.PyJWTError:
             raise TokenRejected("bad_signature") from None
+        if now is not None:
+            exp = claims.get("exp")
+            if isinstance(exp, bool) or not isinstance(exp, int | float):
+                raise TokenRejected("invalid_claims")
+            if int(exp) <= int(now):  # PyJWT's rule: expired once the second is reached
+                raise TokenRejected("expired")
+        return claims

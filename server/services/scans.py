@@ -42,7 +42,8 @@ def verified_voucher_id(token: str) -> int:
     if len(token) > rules.MAX_TOKEN_LENGTH:
         raise rules.token_refusal("too_long")
     try:
-        claims = current_app.extensions["keyring"].verify(token, "voucher", max_length=rules.MAX_TOKEN_LENGTH)
+        claims = current_app.extensions["keyring"].verify(token, "voucher", max_length=rules.MAX_TOKEN_LENGTH,
+                                                          now=clock.now().timestamp())
     except TokenRejected as exc:
         raise rules.token_refusal(exc.reason) from None
     return rules.voucher_id_from_claims(claims)
