@@ -86,7 +86,7 @@ def check_in(session_id: int):
     data = checkins.CheckinInput(
         kind=form.get("kind", "check_in"), latitude=_number(form.get("latitude")),
         longitude=_number(form.get("longitude")), accuracy_m=_number(form.get("accuracy_m")),
-        captured_at=captured, device_id=form.get("device_id", "")[:64],
+        captured_at=captured, device_id=form.get("device_id", "").strip()[:64],
         idempotency_key=form.get("idempotency_key") or request.headers.get("Idempotency-Key", ""),
         offline=form.get("offline", "false").lower() in ("1", "true", "yes"))
     if not data.device_id:

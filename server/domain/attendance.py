@@ -4,7 +4,8 @@ the supervisor's review of a flagged check-in (SPEC §4; 003 三(四)).
 A session counts for a trainee when they checked in (and signed out, where the region asks),
 every flag on those records has been accepted by a supervisor or there were none, and, in a
 region that asks for it (Wenshui, 003 三(四)), the institution also recorded the e-voucher
-sign-in. Whether the day is paid is decided from these cells by the money issue.
+sign-in. Elsewhere the e-voucher sign-in alone also counts: it is the alternative for a trainee
+who does not consent to selfies. Whether the day is paid is decided from these cells by the money issue.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def cell(records: list[Record], *, voucher_signed: bool, signout_required: bool,
         return CellStatus.REJECTED
     kinds = {r.kind for r in records}
     if CheckinKind.CHECK_IN not in kinds:
+        # The institution's e-voucher sign-in is the non-face alternative to a selfie check-in,
+        # except where the region asks for both (003 三(四)).
+        if voucher_signed and not voucher_signin_required:
+            return CellStatus.PRESENT
+        if voucher_signed:
+            return CellStatus.INCOMPLETE
         return CellStatus.ABSENT if session_started else CellStatus.UPCOMING
     if any(r.flagged and r.review is not Review.ACCEPTED for r in records):
         return CellStatus.FLAGGED

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from flask import current_app
@@ -104,9 +104,12 @@ def _session_times(session: ClassSession) -> tuple[datetime, datetime]:
             datetime.combine(session.day, session.ends, tzinfo=clock.CHINA))
 
 
-def _body_digest(data: CheckinInput, selfie: bytes) -> str:
-    canonical = "|".join(str(v) for v in (data.kind, data.latitude, data.longitude, data.accuracy_m,
-                                          data.captured_at.isoformat(), data.device_id, data.offline))
+def _body_digest(session_id: int, data: CheckinInput, selfie: bytes) -> str:
+    """What makes a retry the same request: the session and every field, the capture time as an
+    instant (the same moment in another UTC offset is the same), and the selfie's bytes."""
+    captured = data.captured_at.astimezone(UTC).isoformat() if data.captured_at.tzinfo else "naive"
+    canonical = "|".join(str(v) for v in (session_id, data.kind, data.latitude, data.longitude,
+                                          data.accuracy_m, captured, data.device_id, data.offline))
     return hashlib.sha256(canonical.encode() + b"|" + hashlib.sha256(selfie).digest()).hexdigest()
 
 
@@ -144,7 +147,7 @@ def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: 
     key = (data.idempotency_key or "").strip()
     if not 8 <= len(key) <= 64:
         raise ValidationFailed("请求标识应为 8 到 64 个字符", code="INVALID_IDEMPOTENCY_KEY")
-    digest = _body_digest(data, selfie)
+    digest = _body_digest(session_id, data, selfie)
     earlier = db.session.scalar(select(Checkin).where(Checkin.trainee_id == principal.trainee_id,
                                                       Checkin.idempotency_key == key))
     if earlier is not None:

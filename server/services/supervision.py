@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from server.domain import attendance
 from server.domain.access import Principal, Role
 from server.domain.errors import NotFound
+from server.domain.vouchers import VoucherState
 from server.extensions import db
 from server.models import Checkin, ClassSession, TraineeProfile, TrainingClass, Voucher, VoucherSignin
 from server.services import clock, policies
@@ -44,7 +45,8 @@ def board(principal: Principal, day: date | None = None) -> list[BoardRow]:
     class_ids = sorted({k.id for _, k in rows})
     session_ids = [s.id for s, _ in rows]
     expected = dict(db.session.execute(
-        select(Voucher.bound_class_id, func.count()).where(Voucher.bound_class_id.in_(class_ids))
+        select(Voucher.bound_class_id, func.count()).where(Voucher.bound_class_id.in_(class_ids),
+                                                           Voucher.state != VoucherState.REVOKED)
         .group_by(Voucher.bound_class_id)).tuples().all()) if class_ids else {}
     counts = {sid: (n, f) for sid, n, f in db.session.execute(
         select(Checkin.session_id, func.count(), func.count().filter(Checkin.flagged.is_(True)))
@@ -70,7 +72,7 @@ def matrix(principal: Principal, class_id: int, *, limit: int = 100, offset: int
     sessions = list(db.session.scalars(select(ClassSession).where(ClassSession.class_id == klass.id)
                                        .order_by(ClassSession.day, ClassSession.starts)))
     bound = (select(TraineeProfile, Voucher).join(Voucher, Voucher.trainee_id == TraineeProfile.id)
-             .where(Voucher.bound_class_id == klass.id))
+             .where(Voucher.bound_class_id == klass.id, Voucher.state != VoucherState.REVOKED))
     total = db.session.scalar(select(func.count()).select_from(bound.subquery()))
     trainees = db.session.execute(bound.order_by(TraineeProfile.id).limit(limit).offset(offset)
                                   ).tuples().all()
