@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, time
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from server.adapters import documents
 from server.domain import classes as rules
@@ -23,6 +23,7 @@ from server.domain.regions import is_within, prefix_of
 from server.domain.vouchers import ReasonRequired, VoucherState
 from server.extensions import db
 from server.models import (
+    Checkin,
     ClassDocument,
     ClassSession,
     ClassSite,
@@ -32,6 +33,7 @@ from server.models import (
     TraineeProfile,
     TrainingClass,
     Voucher,
+    VoucherSignin,
 )
 from server.services import audit, clock, policies
 from server.services.scope import class_clause
@@ -396,9 +398,7 @@ def _put_in_force(klass: TrainingClass, version: ClassVersion, p: Proposal,
     klass.approved_version, klass.approved_at = version.number, clock.now()
     if klass.state is not ClassState.FINISHED:
         klass.state = ClassState.APPROVED
-    db.session.execute(delete(ClassSession).where(ClassSession.class_id == klass.id))
-    db.session.add_all(ClassSession(class_id=klass.id, day=s.day, starts=s.starts, ends=s.ends, kind=s.kind)
-                       for s in p.sessions)
+    _sync_sessions(klass, p)
     site = db.session.get(ClassSite, klass.id) or ClassSite(class_id=klass.id)
     site.address, site.latitude, site.longitude, site.radius_m, site.datum = (
         p.site.address, p.site.latitude, p.site.longitude, p.site.radius_m, p.site.datum)
@@ -416,6 +416,26 @@ def _put_in_force(klass: TrainingClass, version: ClassVersion, p: Proposal,
     db.session.flush()
     db.session.add_all(RosterEntry(class_id=klass.id, voucher_id=voucher.id, trainee_id=profile.id)
                        for profile, voucher in resolved if voucher.id not in existing)
+
+
+def _sync_sessions(klass: TrainingClass, p: Proposal) -> None:
+    """Match the timetable to the approved version, session by (day, start): a kept session
+    keeps its id (check-ins point at it); one that already has check-ins cannot be dropped."""
+    existing = {(row.day, row.starts): row for row in db.session.scalars(
+        select(ClassSession).where(ClassSession.class_id == klass.id))}
+    wanted = {(s.day, s.starts): s for s in p.sessions}
+    for key, row in existing.items():
+        if key in wanted:
+            row.ends, row.kind = wanted[key].ends, wanted[key].kind
+            continue
+        used = db.session.scalar(select(Checkin.id).where(Checkin.session_id == row.id).limit(1)) or \
+            db.session.scalar(select(VoucherSignin.id).where(VoucherSignin.session_id == row.id).limit(1))
+        if used:
+            raise Conflict("已有打卡记录的课时不能删除或改期", code="SESSION_HAS_CHECKINS",
+                           details={"day": row.day.isoformat(), "starts": row.starts.strftime("%H:%M")})
+        db.session.delete(row)
+    db.session.add_all(ClassSession(class_id=klass.id, day=s.day, starts=s.starts, ends=s.ends, kind=s.kind)
+                       for key, s in wanted.items() if key not in existing)
 
 
 # --- lists --------------------------------------------------------------------------------

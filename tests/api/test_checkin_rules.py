@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from server.domain.access import Role
 from server.domain.geofence import Datum
 from server.extensions import db
-from server.models import AuditEvent, Checkin
+from server.models import AuditEvent, Checkin, ClassSession
 from server.services import clock as server_clock
 from tests.api.checkin_world import RADIUS_M, SITE, at_start, check_in, offset, open_class, photo
 from tests.factories import login, make_staff, pdf_bytes
@@ -827,3 +827,35 @@ def test_recompute_flags_flags_both_trainees_sharing_a_phone(client, app, world)
     # Nothing more to change the second time.
     assert app.test_cli_runner().invoke(args=["recompute-flags", str(world.class_id)]).output.strip() == (
         "0 check-in(s) changed")
+
+
+def test_an_amendment_keeps_sessions_with_check_ins_and_may_not_drop_them(client, ctx, clock):
+    """Approving a changed timetable keeps the sessions check-ins point at; dropping one that
+    already has check-ins is refused with its own code, and nothing changes."""
+    world = open_class(client, clock, trainees=1)
+    first = world.sessions[0]
+    assert check_in(client, world.headers.trainees[0], first.id).status_code == 201
+    detail = client.get(f"/api/v1/classes/{world.class_id}", headers=world.headers.reviewer).json
+    sessions = detail["current"]["proposal"]["sessions"]
+
+    def amend(new_sessions, name):
+        response = client.patch(f"/api/v1/classes/{world.class_id}/draft", headers=world.headers.institution,
+                                json={"sessions": new_sessions, "name": name})
+        assert response.status_code == 200, response.json
+        assert client.post(f"/api/v1/classes/{world.class_id}/submit",
+                           headers=world.headers.institution).status_code == 200
+        return client.post(f"/api/v1/classes/{world.class_id}/review", headers=world.headers.reviewer,
+                           json={"approve": True})
+
+    dropped = amend(sessions[1:], "养老护理员初级培训班（调整）")
+    assert (dropped.status_code, dropped.json["error"]["code"]) == (409, "SESSION_HAS_CHECKINS")
+    db.session.expire_all()
+    assert db.session.get(ClassSession, first.id) is not None
+    # The refused version stays submitted; reject it, then amend keeping the session.
+    client.post(f"/api/v1/classes/{world.class_id}/review", headers=world.headers.reviewer,
+                json={"approve": False, "reason": "不能删除已上课的课时"})
+    kept = amend(sessions, "养老护理员初级培训班（更名）")
+    assert kept.status_code == 200, kept.json
+    assert kept.json["name"] == "养老护理员初级培训班（更名）"
+    assert db.session.get(ClassSession, first.id) is not None
+    assert db.session.scalar(select(func.count()).select_from(Checkin)) == 1
