@@ -138,3 +138,24 @@ def upload_documents(client, headers, class_id: int) -> None:
                               query_string={"filename": filename}, data=build(), headers=headers,
                               content_type="application/octet-stream")
         assert response.status_code == 201, response.get_json()
+
+
+def open_class(client, institution_headers, reviewer_headers, roster, *, region_code="140427") -> int:
+    """File, document, submit and approve a class starting in 8 days (past every region's lead
+    time but Wenshui's order-type), with `roster`'s ID numbers; returns its id."""
+    from datetime import timedelta
+
+    from server.services import clock
+
+    start = clock.today() + timedelta(days=8)
+    created = client.post("/api/v1/classes", headers=institution_headers,
+                          json=class_body(start, roster, region_code=region_code))
+    assert created.status_code == 201, created.json
+    class_id = created.json["id"]
+    upload_documents(client, institution_headers, class_id)
+    submitted = client.post(f"/api/v1/classes/{class_id}/submit", headers=institution_headers)
+    assert submitted.status_code == 200, submitted.json
+    approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer_headers,
+                           json={"approve": True})
+    assert approved.status_code == 200, approved.json
+    return class_id

@@ -100,8 +100,7 @@ class CheckinInput:
 
 
 def _session_times(session: ClassSession) -> tuple[datetime, datetime]:
-    return (datetime.combine(session.day, session.starts, tzinfo=clock.CHINA),
-            datetime.combine(session.day, session.ends, tzinfo=clock.CHINA))
+    return clock.span(session.day, session.starts, session.ends)
 
 
 def _body_digest(session_id: int, data: CheckinInput, selfie: bytes) -> str:

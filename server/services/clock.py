@@ -24,3 +24,8 @@ def today() -> date:
 def end_of_day(day: date) -> datetime:
     """The last instant of `day` in China: a voucher valid "until the 30th" scans all that day."""
     return datetime.combine(day, datetime.max.time(), tzinfo=CHINA).replace(microsecond=0)
+
+
+def span(day: date, starts, ends) -> tuple[datetime, datetime]:
+    """A session's start and end as instants, from its day and wall-clock times in China."""
+    return datetime.combine(day, starts, tzinfo=CHINA), datetime.combine(day, ends, tzinfo=CHINA)

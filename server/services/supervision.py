@@ -5,7 +5,7 @@ their region, an institution its own classes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 
@@ -18,11 +18,6 @@ from server.models import Checkin, ClassSession, TraineeProfile, TrainingClass, 
 from server.services import clock, policies
 from server.services.classes import visible_class
 from server.services.scope import class_clause, trainee_clause
-
-
-def _starts_ends(session: ClassSession) -> tuple[datetime, datetime]:
-    return (datetime.combine(session.day, session.starts, tzinfo=clock.CHINA),
-            datetime.combine(session.day, session.ends, tzinfo=clock.CHINA))
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ def matrix(principal: Principal, class_id: int, *, limit: int = 100, offset: int
     now = clock.now()
     cells = {}
     for session in sessions:
-        starts, ends = _starts_ends(session)
+        starts, ends = clock.span(session.day, session.starts, session.ends)
         for trainee_id in ids:
             found = records.get((trainee_id, session.id), [])
             status = attendance.cell(

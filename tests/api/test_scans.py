@@ -30,7 +30,7 @@ from tests.factories import (
     make_org,
     make_staff,
     make_trainee,
-    upload_documents,
+    open_class,
 )
 
 
@@ -41,20 +41,6 @@ def issue(trainee, *, region_code="140427", occupation=OCCUPATION, level=LEVEL, 
         occupation_code=occupation, level=level, programme=programme, region_code=region_code))
     assert voucher.state == "issued"
     return voucher
-
-
-def open_class(client, institution_headers, reviewer_headers, roster, *, region_code="140427") -> int:
-    start = server_clock.today() + timedelta(days=8)
-    created = client.post("/api/v1/classes", headers=institution_headers,
-                          json=class_body(start, roster, region_code=region_code))
-    assert created.status_code == 201, created.json
-    class_id = created.json["id"]
-    upload_documents(client, institution_headers, class_id)
-    assert client.post(f"/api/v1/classes/{class_id}/submit", headers=institution_headers).status_code == 200
-    approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer_headers,
-                           json={"approve": True})
-    assert approved.status_code == 200, approved.json
-    return class_id
 
 
 @pytest.fixture

@@ -37,12 +37,11 @@ from server.services import vouchers as voucher_service
 from tests.factories import (
     LEVEL,
     OCCUPATION,
-    class_body,
     login,
     make_org,
     make_staff,
     make_trainee,
-    upload_documents,
+    open_class,
 )
 
 LIN, HUGUAN = "141124", "140427"  # Lin: the bureau reviews; Huguan: issued at once
@@ -136,21 +135,6 @@ def bind_directly(voucher_id: int, region: str = LIN) -> int:
     voucher_service.bind(auth.principal_of(operator), stored(voucher_id), klass.id)
     db.session.commit()
     return klass.id
-
-
-def open_class(client, institution_headers, reviewer_headers, roster, *, region_code=LIN) -> int:
-    start = server_clock.today() + timedelta(days=8)
-    created = client.post("/api/v1/classes", headers=institution_headers,
-                          json=class_body(start, roster, region_code=region_code))
-    assert created.status_code == 201, created.json
-    class_id = created.json["id"]
-    upload_documents(client, institution_headers, class_id)
-    submitted = client.post(f"/api/v1/classes/{class_id}/submit", headers=institution_headers)
-    assert submitted.status_code == 200, submitted.json
-    approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer_headers,
-                           json={"approve": True})
-    assert approved.status_code == 200, approved.json
-    return class_id
 
 
 @pytest.fixture
@@ -809,7 +793,8 @@ def test_an_institution_sees_a_voucher_only_once_its_holder_is_on_its_roster(cli
     voucher_id = spread.v.ming_puhui["id"]
     assert ids(client.get(URL, headers=institution.headers)) == []
     assert error(client.get(f"{URL}/{voucher_id}", headers=institution.headers)) == (404, "VOUCHER_NOT_FOUND")
-    open_class(client, institution.headers, spread.reviewer.headers, [spread.ming.id_number])
+    open_class(client, institution.headers, spread.reviewer.headers, [spread.ming.id_number],
+               region_code=LIN)
     listed = client.get(URL, headers=institution.headers).json["items"]
     assert [item["id"] for item in listed] == [voucher_id]  # not the trainee's other voucher
     assert listed[0]["trainee"]["id_number"] == mask_id_number(spread.ming.id_number)
@@ -951,7 +936,8 @@ def test_exported_reasons_cannot_run_as_formulas(client, spread):
 def test_an_institution_exports_only_what_it_sees_with_masked_numbers(client, spread):
     institution = staff(client, Role.INSTITUTION_OPERATOR, LIN, make_org(OrgKind.TRAINING_INSTITUTION, LIN))
     assert csv_rows(client.get(f"{URL}/export.csv", headers=institution.headers)) == [HEADERS]
-    open_class(client, institution.headers, spread.reviewer.headers, [spread.ming.id_number])
+    open_class(client, institution.headers, spread.reviewer.headers, [spread.ming.id_number],
+               region_code=LIN)
     rows = csv_rows(client.get(f"{URL}/export.csv", headers=institution.headers))
     assert [(row[0], row[3]) for row in rows[1:]] == [
         (spread.v.ming_puhui["serial"], mask_id_number(spread.ming.id_number))]
