@@ -19,8 +19,8 @@ Parts:
 - load: gunicorn started as `make run` starts it (`.venv/bin/gunicorn -c deploy/gunicorn.conf.py
   server.wsgi:app` with PORT, INSTANCE_PATH, DATABASE_URL and SECRET_KEY), on a database built by
   the migrations with the demo data and BENCH_TRAINEES trainees in classes of 50 whose only session
-  starts 25 minutes from now (China time), so its check-in window is open (sessions cannot cross
-  midnight: run it between 00:00 and 22:35 China time). Every trainee consented
+  has its check-in window open now and for at least 15 more minutes (`session_now`: it starts 25
+  minutes from now, late in the evening at 23:29 or at midnight). Every trainee consented
   and holds an access token minted with the app's secret (no argon2 sign-in). BENCH_CONCURRENCY
   client threads (http.client, a new connection per check-in, as each phone opens its own) post
   one multipart check-in per trainee; the first 100 warm the workers up and are not counted.
@@ -37,6 +37,7 @@ PostgreSQL the script refuses any database whose name does not begin with `bench
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import cProfile
 import http.client
 import io
@@ -127,59 +128,100 @@ CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 # --- floor: Pillow alone ------------------------------------------------------------------------
 
 
-def floor() -> dict:
-    images = selfies_for(FLOOR_IMAGES, 900_000)
-    for image in images[:5]:
-        selfies.process(image, "image/jpeg")
+def _timed(images: list[bytes]) -> list[float]:
     samples = []
     for image in images:
         start = time.perf_counter()
         selfies.process(image, "image/jpeg")
         samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _two_threads(images: list[bytes]) -> float:
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda raw: selfies.process(raw, "image/jpeg"), images))
-    two_threads = len(images) / (time.perf_counter() - start)
-    # The steps of `process`, on the first 50 (same code paths as the adapter).
-    steps = {"decode (open, header checks, full-size libjpeg decode)": [],
-             "shrink to 1280 (bilinear) + EXIF transpose": [], "encode stored JPEG (960 × 1280, q80)": [],
-             "thumbnail (160) + encode + phash": []}
+    return len(images) / (time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _always_normalised():
+    """Take the normalising path whatever is sent (a full-size camera photo's path)."""
+    kept = selfies.KEPT_MAX_BYTES
+    selfies.KEPT_MAX_BYTES = 0
+    try:
+        yield
+    finally:
+        selfies.KEPT_MAX_BYTES = kept
+
+
+def _steps(images: list[bytes]) -> dict[str, list[float]]:
+    """The steps of both of `process`'s paths on the first 50 (the adapter's own functions)."""
+    steps = {"kept: open, header checks, 1/8-scale libjpeg decode": [],
+             "kept: cut the metadata segments out": [], "kept: thumbnail (160) + encode + phash": [],
+             "normalised: open, header checks, full-size libjpeg decode": [],
+             "normalised: shrink to 1280 (bilinear) + EXIF transpose": [],
+             "normalised: encode stored JPEG (960 × 1280, q80)": [],
+             "normalised: thumbnail (160) + encode + phash": []}
     names = list(steps)
+
+    def thumbnail(image):
+        thumb = selfies._shrink(image, selfies.THUMB_LONGEST_SIDE)
+        selfies._jpeg(thumb)
+        str(selfies.imagehash.phash(thumb))
+
     for image in images[:50]:
-        t0 = time.perf_counter()
+        t = [time.perf_counter()]
         stream = selfies._StrictStream(image)
         with selfies._open(stream, image) as opened:
-            opened.draft("RGB", selfies._draft_box(*opened.size))
+            opened.draft("RGB", selfies._draft_box(*opened.size, selfies.THUMB_LONGEST_SIDE))
+            stream.strict = True
             opened.load()
-            t1 = time.perf_counter()
+            t.append(time.perf_counter())
+            selfies.strip_metadata(image)
+            t.append(time.perf_counter())
+            thumbnail(opened)
+            t.append(time.perf_counter())
+        stream = selfies._StrictStream(image)
+        t.append(time.perf_counter())
+        with selfies._open(stream, image) as opened:
+            opened.draft("RGB", selfies._draft_box(*opened.size, selfies.STORED_LONGEST_SIDE))
+            stream.strict = True
+            opened.load()
+            t.append(time.perf_counter())
             stored = selfies._normalise(opened)
-            t2 = time.perf_counter()
+            t.append(time.perf_counter())
             selfies._jpeg(stored)
-            t3 = time.perf_counter()
-            thumb = selfies._shrink(stored, selfies.THUMB_LONGEST_SIDE)
-            selfies._jpeg(thumb)
-            str(selfies.imagehash.phash(thumb))
-            t4 = time.perf_counter()
-        for name, (a, b) in zip(names, ((t0, t1), (t1, t2), (t2, t3), (t3, t4)), strict=True):
-            steps[name].append((b - a) * 1000)
+            t.append(time.perf_counter())
+            thumbnail(stored)
+            t.append(time.perf_counter())
+        spans = [(t[0], t[1]), (t[1], t[2]), (t[2], t[3]),
+                 (t[4], t[5]), (t[5], t[6]), (t[6], t[7]), (t[7], t[8])]
+        for name, (begin, end) in zip(names, spans, strict=True):
+            steps[name].append((end - begin) * 1000)
+    return steps
+
+
+def floor() -> dict:
+    images = selfies_for(FLOOR_IMAGES, 900_000)
+    for image in images[:5]:
+        selfies.process(image, "image/jpeg")
+    kept = sum(selfies.process(i, "image/jpeg").kept_as_sent for i in images)
+    samples, two_threads = _timed(images), _two_threads(images)
+    with _always_normalised():
+        normalised, normalised_two = _timed(images), _two_threads(images)
     sizes = [len(i) / 1024 for i in images]
     width, height = seed.SELFIE_SIZE
     print(f"\n== floor: selfies.process on {len(images)} selfies, {width} × {height}, "
-          f"{statistics.median(sizes):.0f} KB median ({min(sizes):.0f}–{max(sizes):.0f})")
-    print(f"one core: median {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
-          f"{1000 / statistics.mean(samples):.1f} images/s; two threads: {two_threads:.1f} images/s")
-    for name, values in steps.items():
+          f"{statistics.median(sizes):.0f} KB median ({min(sizes):.0f}–{max(sizes):.0f})"
+          f"; {kept} kept as sent")
+    for label, values, two in (("as sent (kept)", samples, two_threads),
+                               ("forced through the normalising path", normalised, normalised_two)):
+        print(f"{label}: one core median {statistics.median(values):.1f} ms, p95 "
+              f"{percentile(values, 0.95):.1f} ms, {1000 / statistics.mean(values):.1f} images/s; "
+              f"two threads {two:.1f} images/s")
+    for name, values in _steps(images).items():
         print(f"  {name:<58} median {statistics.median(values):6.2f} ms")
-    # What the phone could send instead: the stored size already (the PWA shrinking on a canvas).
-    small = selfies_for(FLOOR_IMAGES // 2, 950_000, (960, 1280))
-    shrunk = []
-    for image in small:
-        start = time.perf_counter()
-        selfies.process(image, "image/jpeg")
-        shrunk.append((time.perf_counter() - start) * 1000)
-    print(f"the same scenes sent at 960 × 1280 ({statistics.median(len(i) / 1024 for i in small):.0f} KB, "
-          f"no shrink needed): median {statistics.median(shrunk):.1f} ms, "
-          f"{1000 / statistics.mean(shrunk):.1f} images/s on one core")
     return {"median_ms": statistics.median(samples), "per_s": 1000 / statistics.mean(samples)}
 
 
@@ -202,7 +244,7 @@ def seeded_load_app(tmp: Path, trainees: int, prefix: str, size: tuple[int, int]
         for user_id, trainee_id in o.trainees:
             jobs.append((o.sessions[0], tokens[user_id], multipart(trainee_id, images[len(jobs)], rng)))
     print(f"seeded {len(jobs)} trainees in {len(opened)} classes in {time.perf_counter() - started:.0f} s; "
-          f"their session today {timetable[0][1]:%H:%M}–{timetable[0][2]:%H:%M} (China time)")
+          f"their session {timetable[0][0]} {timetable[0][1]:%H:%M}–{timetable[0][2]:%H:%M} (China time)")
     return app, jobs[:trainees]
 
 
@@ -275,6 +317,8 @@ def inprocess(tmp: Path) -> None:
     print(f"database transaction(s) per check-in: {statistics.median(counts):.0f}, open (begin → commit) "
           f"median {statistics.median(locks):.1f} ms, p95 {percentile(locks, 0.95):.1f} ms "
           f"({100 * statistics.median(locks) / statistics.median(totals):.0f} % of the request)")
+    if os.environ.get("BENCH_PROFILE_OUT"):  # for pstats / snakeviz
+        profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     stats = pstats.Stats(profiler)
     wanted = {
         "selfies.process": ("server/adapters/selfies.py", "process"),

@@ -194,16 +194,19 @@ def open_classes(app: Flask, mobile_prefix: str, class_size: int, classes: int,
 
 
 def session_now(lead_minutes: int = 25, hours: int = 2) -> tuple[date, time, time]:
-    """A session of today (China time) starting `lead_minutes` from now: its check-in window
-    (from 30 minutes before the start to 15 after, Huguan's policy) is open from
-    `lead_minutes - 30` minutes ago until `lead_minutes + 15` minutes from now."""
+    """A session (China time) whose check-in window, from 30 minutes before its start to 15
+    after (Huguan's policy), is open now and for at least 15 more minutes: it starts
+    `lead_minutes` from now, or late in the evening at 23:29 at the latest, and from 23:30 on
+    at midnight, on the next day (a session cannot cross midnight)."""
     now = datetime.now(clock.CHINA).replace(second=0, microsecond=0)
     starts = now + timedelta(minutes=lead_minutes)
-    if starts.date() != now.date() or starts.time() > time(23, 0):
-        raise SystemExit("a session in progress today needs the China time to be before 22:35; run later")
-    last = datetime.combine(now.date(), time(23, 59), tzinfo=clock.CHINA)
+    latest = datetime.combine(now.date(), time(23, 29), tzinfo=clock.CHINA)
+    if starts > latest:
+        starts = latest if now < latest else datetime.combine(now.date() + timedelta(days=1), time(0, 0),
+                                                                tzinfo=clock.CHINA)
+    last = datetime.combine(starts.date(), time(23, 59), tzinfo=clock.CHINA)
     ends = min(last, starts + timedelta(hours=hours))
-    return now.date(), starts.time(), ends.time()
+    return starts.date(), starts.time(), ends.time()
 
 
 def mint_tokens(app: Flask, user_ids: list[int]) -> dict[int, str]:

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.config import PROJECT_ROOT, Settings, normalise_database_url
+from server.extensions import reading_only
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -18,7 +19,10 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     """SQLite: WAL, a busy timeout, enforced foreign keys, and SQLAlchemy's documented
     pysqlite recipe (driver autocommit off, our own BEGIN) so SAVEPOINTs and transactions
     behave. Transactions begin IMMEDIATE so concurrent writers queue on the busy timeout
-    instead of failing when a read lock cannot be upgraded."""
+    instead of failing when a read lock cannot be upgraded; those of a read_only_transaction
+    block begin DEFERRED and take no lock. synchronous=NORMAL is SQLite's advice for WAL: a
+    commit is not fsynced, so the write lock is held for less; the database stays consistent
+    whatever happens, and only a power cut can lose the last commits (an app crash cannot)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -26,12 +30,13 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reading_only() else "BEGIN IMMEDIATE")
 
 
 def create_app(config: dict | None = None, settings: Settings | None = None) -> Flask:

@@ -2,18 +2,28 @@
 
 A selfie is accepted only if Pillow identifies it as the declared format (JPEG, PNG or WebP), its
 header promises at most MAX_PIXELS pixels (read before anything is decoded, so decompression bombs
-cost nothing) and it decodes completely. The cheap work only, since it runs inside a check-in:
+cost nothing) and it decodes completely. The cheap work only, since it runs inside a check-in.
 
-- the file is decoded once; a JPEG is decoded by libjpeg at 1/2, 1/4 or 1/8 scale (draft mode)
-  whenever that still leaves the longest side at least STORED_LONGEST_SIDE;
-- the shrink uses bilinear filtering (Pillow's filters widen their support when they shrink, so
-  it is antialiased); the EXIF orientation is applied to the shrunk image, which is cheaper;
+What the app sends (a JPEG the phone has already shrunk, upright, at most KEPT_LONGEST_SIDE and
+KEPT_MAX_BYTES) is kept as sent, with no re-encoding (`_kept_as_sent`):
+- libjpeg decodes it at 1/8 scale (draft mode), which still reads every byte of the entropy-coded
+  data, so a truncated or garbled upload is refused as it would be at full size, at a tenth of
+  the cost; the thumbnail and the perceptual hash come from that small image;
+- the stored copy is the upload's own bytes with every metadata segment cut out (`strip_metadata`:
+  APP1–APP15 and COM, an APP0 that carries a thumbnail, anything after the end of the first
+  picture): the pixels are exactly those sent, and no second lossy encoding blurs the evidence.
+
+Anything else (a full-size camera photo, one that needs turning, PNG, WebP, CMYK) is normalised:
+- decoded once; a JPEG is decoded by libjpeg at 1/2, 1/4 or 1/8 scale whenever that still leaves
+  the longest side at least STORED_LONGEST_SIDE;
+- shrunk with bilinear filtering (Pillow's filters widen their support when they shrink, so it
+  is antialiased); the EXIF orientation is applied to the shrunk image, which is cheaper;
 - the thumbnail is shrunk from the stored copy, and the perceptual hash is computed on it
   (imagehash shrinks to 32 × 32 anyway).
 
 A selfie is personal data under the face-recognition rules, and phones write GPS positions into
-EXIF: the stored copy and the thumbnail are re-encoded JPEGs with no EXIF, ICC profile, XMP or
-comment at all. The hash lets a later check-in be compared with earlier ones (`phash_distance`).
+EXIF: the stored copy and the thumbnail carry no EXIF, ICC profile, XMP or comment at all. The
+hash lets a later check-in be compared with earlier ones (`phash_distance`).
 
 No global Pillow setting is read as a promise or changed:
 - a truncated upload (a check-in over a weak link) is refused however ImageFile.LOAD_TRUNCATED_IMAGES
@@ -47,6 +57,10 @@ from server.adapters.errors import Rejected
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # from the header; a 12-MP photo is far below, a 48-MP full-size one above
 STORED_LONGEST_SIDE = 1280  # the normalised copy kept as evidence
+# An upright JPEG within both limits is kept as sent: the app sends ≤ 1280 px; a phone's own
+# "reduced size" share is 1080 × 1440 or 1200 × 1600 at 150–400 KB.
+KEPT_LONGEST_SIDE = 1600
+KEPT_MAX_BYTES = 600 * 1024
 THUMB_LONGEST_SIDE = 160
 MIN_SHORTER_SIDE = 64
 MEDIA_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -81,12 +95,13 @@ class SelfieRejected(Rejected):
 
 @dataclass(frozen=True)
 class Selfie:
-    data: bytes  # normalised JPEG, upright, no metadata; longest side ≤ STORED_LONGEST_SIDE
+    data: bytes  # JPEG, upright, no metadata; longest side ≤ KEPT_LONGEST_SIDE (re-encoded: ≤ STORED_…)
     thumbnail: bytes  # JPEG, longest side ≤ THUMB_LONGEST_SIDE
     width: int  # of `data`
     height: int
     phash: str  # 16 hex digits: the 64-bit perceptual hash of the upright image
     source_format: str  # "JPEG" | "PNG" | "WEBP"
+    kept_as_sent: bool = False  # `data` is the upload's own pixels (metadata cut out), not re-encoded
 
 
 def process(raw: bytes, declared_media_type: str | None) -> Selfie:
@@ -111,8 +126,12 @@ def process(raw: bytes, declared_media_type: str | None) -> Selfie:
             raise SelfieRejected("too_many_pixels")
         if min(width, height) < MIN_SHORTER_SIDE:
             raise SelfieRejected("too_small")
+        if _can_keep(image, raw):
+            kept = strip_metadata(raw)
+            if kept is not None:
+                return _kept_as_sent(image, stream, kept)
         if source_format == "JPEG":
-            image.draft("RGB", _draft_box(width, height))
+            image.draft("RGB", _draft_box(width, height, STORED_LONGEST_SIDE))
         stream.strict = True
         try:
             image.load()
@@ -197,16 +216,101 @@ def _declared_matches(declared: str | None, source_format: str) -> bool:
     return media_type in _UNDECLARED or MEDIA_TYPES.get(media_type) == source_format
 
 
-def _draft_box(width: int, height: int) -> tuple[int, int]:
-    """The size to ask libjpeg for: the image's shape with its longest side STORED_LONGEST_SIDE.
+def _draft_box(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size to ask libjpeg for: the image's shape with its longest side `side`.
 
     Pillow picks the largest scale (1/2, 1/4, 1/8) that keeps both sides at least this box's, so
-    the decoded longest side stays ≥ STORED_LONGEST_SIDE (or the whole image, if smaller).
+    the decoded longest side stays ≥ `side` (or the whole image, if smaller).
     """
-    side = STORED_LONGEST_SIDE
     if width >= height:
         return side, max(1, height * side // width)
     return max(1, width * side // height), side
+
+
+# --- kept as sent ----------------------------------------------------------------------------
+
+
+def _can_keep(image: Image.Image, raw: bytes) -> bool:
+    """An upright 8-bit colour JPEG within the kept limits (MPO: its first picture)."""
+    if image.format not in ("JPEG", "MPO") or image.mode != "RGB":
+        return False
+    if max(image.size) > KEPT_LONGEST_SIDE or len(raw) > KEPT_MAX_BYTES:
+        return False
+    try:
+        orientation = image.getexif().get(_ORIENTATION, 1)  # EXIF, else XMP tiff:Orientation
+    except _DECODE_ERRORS:  # unreadable EXIF: the normalising path decides, as it always has
+        return False
+    return orientation in (1, None)
+
+
+def _kept_as_sent(image: Image.Image, stream: _StrictStream, kept: bytes) -> Selfie:
+    """Check the upload decodes completely (at 1/8 scale) and take its thumbnail from there."""
+    width, height = image.size
+    image.draft("RGB", _draft_box(width, height, THUMB_LONGEST_SIDE))
+    stream.strict = True
+    try:
+        image.load()
+    except (*_DECODE_ERRORS, _ReadPastEnd):
+        raise SelfieRejected("corrupt") from None
+    thumb = _shrink(image, THUMB_LONGEST_SIDE)
+    thumb.info.clear()
+    return Selfie(data=kept, thumbnail=_jpeg(thumb), width=width, height=height,
+                  phash=str(imagehash.phash(thumb)), source_format="JPEG", kept_as_sent=True)
+
+
+# Markers (JPEG, ITU T.81 table B.1) cut out of a kept upload: APP1–APP15 (EXIF, XMP, ICC,
+# MPF, vendors' blocks) and COM. APP0 stays when it is a bare JFIF header; APP14 when it is
+# Adobe's, four bytes that say how to read the colour channels.
+_APP0, _APP14, _COM, _SOS, _EOI = 0xE0, 0xEE, 0xFE, 0xDA, 0xD9
+_JFIF_WITHOUT_THUMBNAIL = 16  # segment length: "JFIF\0", version, units, densities, 0 × 0
+# In entropy-coded data a 0xFF byte is followed by 0x00 (a stuffed byte) or a restart marker;
+# anything else (bar fill bytes, 0xFF) is the next marker.
+_NEXT_MARKER = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
+_ORIENTATION = 0x0112
+
+
+def strip_metadata(jpeg: bytes) -> bytes | None:
+    """The JPEG without its metadata segments and trailing bytes, every other byte unchanged;
+    None if its marker structure is not what ITU T.81 describes (then it is re-encoded)."""
+    if not jpeg.startswith(b"\xff\xd8"):
+        return None
+    parts, at, end = [b"\xff\xd8"], 2, len(jpeg)
+    while at + 1 < end:
+        if jpeg[at] != 0xFF:
+            return None
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == _EOI:
+            parts.append(b"\xff\xd9")
+            return b"".join(parts)  # what follows (an MPO's second picture, a vendor trailer) goes
+        if 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01, 0xD8):
+            return None  # a restart marker, stuffing or SOI outside entropy-coded data
+        if at + 4 > end:
+            return None
+        length = int.from_bytes(jpeg[at + 2 : at + 4], "big")
+        segment_end = at + 2 + length
+        if length < 2 or segment_end > end:
+            return None
+        if _keeps(marker, jpeg[at + 4 : segment_end]):
+            parts.append(jpeg[at:segment_end])
+        at = segment_end
+        if marker == _SOS:  # the entropy-coded data runs to the next marker
+            found = _NEXT_MARKER.search(jpeg, at)
+            if found is None:
+                return None
+            parts.append(jpeg[at : found.start()])
+            at = found.start()
+    return None
+
+
+def _keeps(marker: int, payload: bytes) -> bool:
+    if marker == _APP0:
+        return payload.startswith(b"JFIF\0") and len(payload) + 2 == _JFIF_WITHOUT_THUMBNAIL
+    if marker == _APP14:
+        return payload.startswith(b"Adobe") and len(payload) == 12  # "Adobe", version, 2 flags, transform
+    return not (0xE1 <= marker <= 0xEF or marker == _COM)
 
 
 # --- normalising ------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from server.domain.errors import (
     TokenInvalid,
 )
 from server.domain.identity import normalise_mobile
-from server.extensions import db
-from server.models import OneTimeCode, RefreshToken, User
+from server.extensions import db, read_only_transaction
+from server.models import OneTimeCode, Organisation, RefreshToken, TraineeProfile, User
 from server.models.types import utcnow
 from server.services import audit
 
@@ -242,11 +242,22 @@ def principal_from_access_token(token: str | None) -> Principal:
         claims = access_tokens.decode(current_app.config["SECRET_KEY"], token)
     except access_tokens.AccessTokenError:
         raise TokenInvalid() from None
-    user = db.session.get(User, int(claims["sub"]))
-    if (user is None or not user.is_active or str(user.role) != claims.get("role")
-            or claims.get("ver") != user.token_version):
+    # Every request's first statement: the columns a Principal needs, in a read-only transaction
+    # of its own (the request's work begins afterwards), not the User with its eager relations.
+    with read_only_transaction():
+        found = db.session.execute(
+            select(User.role, User.is_active, User.token_version, User.organisation_id,
+                   Organisation.region_code, TraineeProfile.id)
+            .outerjoin(Organisation, Organisation.id == User.organisation_id)
+            .outerjoin(TraineeProfile, TraineeProfile.user_id == User.id)
+            .where(User.id == int(claims["sub"]))).first()
+    if found is None:
         raise TokenInvalid()
-    return principal_of(user)
+    role, is_active, version, organisation_id, region_code, trainee_id = found
+    if not is_active or str(role) != claims.get("role") or claims.get("ver") != version:
+        raise TokenInvalid()
+    return Principal(user_id=int(claims["sub"]), role=role, organisation_id=organisation_id,
+                     region_code=region_code, trainee_id=trainee_id)
 
 
 def end_all_sessions(user_id: int) -> None:

@@ -22,7 +22,7 @@ from server.domain.attendance import CheckinKind, Review, check_review
 from server.domain.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from server.domain.regions import prefix_of
 from server.domain.vouchers import VoucherState
-from server.extensions import db
+from server.extensions import db, read_only_transaction
 from server.models import (
     Checkin,
     ClassSession,
@@ -112,108 +112,67 @@ def _body_digest(session_id: int, data: CheckinInput, selfie: bytes) -> str:
     return hashlib.sha256(canonical.encode() + b"|" + hashlib.sha256(selfie).digest()).hexdigest()
 
 
-def _facts(c: Checkin) -> rules.CheckinFacts:
-    return rules.CheckinFacts(key=c.id, trainee_id=c.trainee_id, session_id=c.session_id,
-                              received_at=c.received_at, captured_at=c.captured_at, offline=c.offline,
-                              device_id=c.device_id, latitude=c.latitude, longitude=c.longitude,
-                              accuracy_m=c.accuracy_m, placement=c.placement, phash=c.phash)
-
-
 def _thresholds(region_code: str) -> rules.Thresholds:
     policy = policies.for_region(region_code).checkins
     return rules.Thresholds(poor_accuracy_m=float(policy.flag_accuracy_m.value))
 
 
-def _bound_voucher(trainee_id: int, class_id: int) -> Voucher:
-    """No voucher, no check-in: the trainee's voucher must be bound to this class."""
-    voucher = db.session.scalar(select(Voucher).where(Voucher.trainee_id == trainee_id,
-                                                      Voucher.bound_class_id == class_id))
-    if voucher is None:
+def _bound_voucher(trainee_id: int, class_id: int) -> int:
+    """No voucher, no check-in: the trainee's voucher must be bound to this class; its id."""
+    found = db.session.execute(select(Voucher.id, Voucher.state).where(
+        Voucher.trainee_id == trainee_id, Voucher.bound_class_id == class_id)).first()
+    if found is None:
         raise Forbidden("您没有在本班验券，不能打卡", code="CHECKIN_NOT_IN_CLASS")
-    if voucher.state is VoucherState.REVOKED:
+    voucher_id, state = found
+    if state is VoucherState.REVOKED:
         raise Conflict("您的电子券已作废，不能打卡", code="CHECKIN_VOUCHER_REVOKED")
-    if voucher.state is not VoucherState.BOUND:
-        raise Conflict("培训已结束，不能打卡", code="CHECKIN_VOUCHER_CLOSED",
-                       details={"state": str(voucher.state)})
-    return voucher
+    if state is not VoucherState.BOUND:
+        raise Conflict("培训已结束，不能打卡", code="CHECKIN_VOUCHER_CLOSED", details={"state": str(state)})
+    return voucher_id
 
 
 def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: bytes,
              media_type: str | None) -> tuple[Checkin, bool]:
     """Record a check-in (or sign-out) at a session; (the check-in, whether it is a replay).
-    Everything is checked before anything is stored; a refusal leaves no row and no file."""
+    Everything is checked before anything is stored; a refusal leaves no row and no file.
+
+    Three steps, so that no database transaction is open while the selfie is worked on: the
+    checks in a read-only transaction (on SQLite it takes no write lock), ended before the
+    selfie is processed and stored, then the flags and the row in a short writing one. Two
+    arrivals at once are kept apart by the unique constraints, not by the checks."""
     require_role(principal, Role.TRAINEE)
     key = (data.idempotency_key or "").strip()
     if not 8 <= len(key) <= 64:
         raise ValidationFailed("请求标识应为 8 到 64 个字符", code="INVALID_IDEMPOTENCY_KEY")
     digest = _body_digest(session_id, data, selfie)
-    earlier = db.session.scalar(select(Checkin).where(Checkin.trainee_id == principal.trainee_id,
-                                                      Checkin.idempotency_key == key))
-    if earlier is not None:
-        if earlier.body_sha256 != digest:
-            raise Conflict("该请求标识已用于另一次打卡", code="IDEMPOTENCY_KEY_REUSED")
-        return earlier, True
+    with read_only_transaction():
+        earlier = db.session.scalar(select(Checkin).where(Checkin.trainee_id == principal.trainee_id,
+                                                          Checkin.idempotency_key == key))
+        if earlier is not None:
+            if earlier.body_sha256 != digest:
+                raise Conflict("该请求标识已用于另一次打卡", code="IDEMPOTENCY_KEY_REUSED")
+            db.session.expunge(earlier)  # answered as read, after the transaction has ended
+            return earlier, True
+        row = _checked(principal, session_id, data, selfie)
+    row.idempotency_key, row.body_sha256 = key, digest
 
-    session = db.session.get(ClassSession, session_id)
-    if session is None:
-        raise NotFound("课时不存在", code="SESSION_NOT_FOUND")
-    voucher = _bound_voucher(principal.trainee_id, session.class_id)
-    try:
-        kind = CheckinKind(data.kind)
-    except ValueError:
-        raise ValidationFailed("打卡类型不正确", code="INVALID_CHECKIN_KIND") from None
-    if not has_consent(principal.trainee_id):
-        raise Conflict("请先同意使用人脸照片打卡，或请培训机构扫电子券签到", code="FACE_CONSENT_REQUIRED")
-    fix = geofence.check_fix(data.latitude, data.longitude, data.accuracy_m)
-    if data.captured_at.tzinfo is None:
-        raise ValidationFailed("手机时间应带时区", code="INVALID_CLIENT_TIME")
-    klass = db.session.get(TrainingClass, session.class_id)
-    policy = policies.for_region(klass.region_code).checkins
-    received = clock.now()
-    starts, ends = _session_times(session)
-    if kind is CheckinKind.CHECK_IN:
-        window = rules.window(starts, ends, int(policy.window_before_min.value),
-                              int(policy.window_after_start_min.value))
-    else:
-        window = rules.signout_window(ends, int(policy.signout_before_min.value),
-                                      int(policy.signout_after_min.value))
-    counted = rules.accepted_time(window, received, data.captured_at, data.offline,
-                                  int(policy.max_offline_hours.value) * 3600)
-    if geofence.accuracy_too_poor(fix, float(policy.refuse_accuracy_m.value)):
-        raise ValidationFailed(f"定位精度太差（{fix.accuracy_m:.0f} 米），请到室外或打开 GPS 后重试",
-                               code="ACCURACY_TOO_POOR", details={"limit_m": policy.refuse_accuracy_m.value})
-    site = db.session.get(ClassSite, klass.id)
-    located = geofence.locate(geofence.Fence(site.fence_latitude, site.fence_longitude, site.radius_m), fix)
-    if located.placement is geofence.Placement.UNCERTAIN and policy.uncertain.value == "refuse":
-        raise ValidationFailed("定位不够准确，无法确认在培训场地内，请稍后重试", code="POSITION_UNCERTAIN",
-                               details={"distance_m": round(located.distance_m)})
-    if db.session.scalar(select(Checkin.id).where(Checkin.session_id == session.id,
-                                                  Checkin.trainee_id == principal.trainee_id,
-                                                  Checkin.kind == kind)):
-        raise Conflict("本课时已打过卡", code="CHECKIN_DUPLICATE")
-    if len(selfie) > selfies.MAX_BYTES:
-        raise PayloadTooLarge("自拍照不能超过 5 MB", code="SELFIE_TOO_LARGE")
     try:
         photo = selfies.process(selfie, media_type)
     except selfies.SelfieRejected as exc:
         code, message = SELFIE_REFUSALS.get(exc.reason, ("SELFIE_INVALID", "自拍照不符合要求"))
         raise ValidationFailed(message, code=code) from None
-
-    row = Checkin(session_id=session.id, class_id=klass.id, region_code=klass.region_code,
-                  trainee_id=principal.trainee_id, voucher_id=voucher.id, kind=kind, received_at=received,
-                  counted_at=counted, captured_at=data.captured_at, offline=data.offline,
-                  device_id=data.device_id.strip()[:64], latitude=fix.latitude, longitude=fix.longitude,
-                  accuracy_m=fix.accuracy_m, distance_m=located.distance_m, placement=str(located.placement),
-                  phash=photo.phash, idempotency_key=key, body_sha256=digest, flags=[], flagged=False)
-    row.flags = [str(f) for f in _flags_for_new(row, klass)]
-    row.flagged = bool(row.flags)
+    row.phash = photo.phash
     store = current_app.extensions["store"]
-    stem = f"selfies/{klass.id}/{session.id}/{secrets.token_hex(16)}"
+    stem = f"selfies/{row.class_id}/{row.session_id}/{secrets.token_hex(16)}"
     row.selfie_key, row.thumbnail_key = f"{stem}.jpg", f"{stem}.thumb.jpg"
     store.put(row.selfie_key, photo.data, "image/jpeg")
     store.put(row.thumbnail_key, photo.thumbnail, "image/jpeg")
-    db.session.add(row)
     try:
+        row.flags = [str(f) for f in _flags_for_new(row)]
+        row.flagged = bool(row.flags)
+        db.session.add(row)
+        db.session.flush()
+        db.session.expunge(row)  # the answer is the row as written: no read-back after the commit
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -232,20 +191,84 @@ def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: 
     return row, False
 
 
-def _flags_for_new(row: Checkin, klass: TrainingClass) -> list[rules.Flag]:
-    same_session = db.session.scalars(select(Checkin).where(
+def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: bytes) -> Checkin:
+    """Every check that needs the database, in the order a trainee would want to hear them;
+    the new row (not yet added to the session), without its selfie and flags."""
+    session = db.session.get(ClassSession, session_id)
+    if session is None:
+        raise NotFound("课时不存在", code="SESSION_NOT_FOUND")
+    voucher_id = _bound_voucher(principal.trainee_id, session.class_id)
+    try:
+        kind = CheckinKind(data.kind)
+    except ValueError:
+        raise ValidationFailed("打卡类型不正确", code="INVALID_CHECKIN_KIND") from None
+    if not has_consent(principal.trainee_id):
+        raise Conflict("请先同意使用人脸照片打卡，或请培训机构扫电子券签到", code="FACE_CONSENT_REQUIRED")
+    fix = geofence.check_fix(data.latitude, data.longitude, data.accuracy_m)
+    if data.captured_at.tzinfo is None:
+        raise ValidationFailed("手机时间应带时区", code="INVALID_CLIENT_TIME")
+    region_code = db.session.scalar(select(TrainingClass.region_code)
+                                    .where(TrainingClass.id == session.class_id))
+    policy = policies.for_region(region_code).checkins
+    received = clock.now()
+    starts, ends = _session_times(session)
+    if kind is CheckinKind.CHECK_IN:
+        window = rules.window(starts, ends, int(policy.window_before_min.value),
+                              int(policy.window_after_start_min.value))
+    else:
+        window = rules.signout_window(ends, int(policy.signout_before_min.value),
+                                      int(policy.signout_after_min.value))
+    counted = rules.accepted_time(window, received, data.captured_at, data.offline,
+                                  int(policy.max_offline_hours.value) * 3600)
+    if geofence.accuracy_too_poor(fix, float(policy.refuse_accuracy_m.value)):
+        raise ValidationFailed(f"定位精度太差（{fix.accuracy_m:.0f} 米），请到室外或打开 GPS 后重试",
+                               code="ACCURACY_TOO_POOR", details={"limit_m": policy.refuse_accuracy_m.value})
+    site = db.session.get(ClassSite, session.class_id)
+    located = geofence.locate(geofence.Fence(site.fence_latitude, site.fence_longitude, site.radius_m), fix)
+    if located.placement is geofence.Placement.UNCERTAIN and policy.uncertain.value == "refuse":
+        raise ValidationFailed("定位不够准确，无法确认在培训场地内，请稍后重试", code="POSITION_UNCERTAIN",
+                               details={"distance_m": round(located.distance_m)})
+    if db.session.scalar(select(Checkin.id).where(Checkin.session_id == session.id,
+                                                  Checkin.trainee_id == principal.trainee_id,
+                                                  Checkin.kind == kind)):
+        raise Conflict("本课时已打过卡", code="CHECKIN_DUPLICATE")
+    if len(selfie) > selfies.MAX_BYTES:
+        raise PayloadTooLarge("自拍照不能超过 5 MB", code="SELFIE_TOO_LARGE")
+    return Checkin(session_id=session.id, class_id=session.class_id, region_code=region_code,
+                   trainee_id=principal.trainee_id, voucher_id=voucher_id, kind=kind,
+                   received_at=received.astimezone(UTC), counted_at=counted.astimezone(UTC),
+                   captured_at=data.captured_at.astimezone(UTC), offline=data.offline,
+                   device_id=data.device_id.strip()[:64], latitude=fix.latitude, longitude=fix.longitude,
+                   accuracy_m=fix.accuracy_m, distance_m=located.distance_m, placement=str(located.placement),
+                   flags=[], flagged=False, review=Review.NONE, review_reason=None)
+
+
+_FACT_COLUMNS = (Checkin.id, Checkin.trainee_id, Checkin.session_id, Checkin.received_at,
+                 Checkin.captured_at, Checkin.offline, Checkin.device_id, Checkin.latitude,
+                 Checkin.longitude, Checkin.accuracy_m, Checkin.placement, Checkin.phash)
+
+
+def _facts(c) -> rules.CheckinFacts:
+    """A check-in (a row, or a tuple of _FACT_COLUMNS) as the flag rules see it."""
+    return rules.CheckinFacts(key=c.id, trainee_id=c.trainee_id, session_id=c.session_id,
+                              received_at=c.received_at, captured_at=c.captured_at, offline=c.offline,
+                              device_id=c.device_id, latitude=c.latitude, longitude=c.longitude,
+                              accuracy_m=c.accuracy_m, placement=c.placement, phash=c.phash)
+
+
+def _flags_for_new(row: Checkin) -> list[rules.Flag]:
+    """The new check-in's flags against the session's others, the trainee's own recent ones and
+    the class's recent selfies: only the columns the rules read."""
+    same_session = db.session.execute(select(*_FACT_COLUMNS).where(
         Checkin.session_id == row.session_id, Checkin.kind == row.kind, Checkin.trainee_id != row.trainee_id))
-    own = db.session.scalars(select(Checkin).where(Checkin.trainee_id == row.trainee_id)
+    own = db.session.execute(select(*_FACT_COLUMNS).where(Checkin.trainee_id == row.trainee_id)
                              .order_by(Checkin.id.desc()).limit(HISTORY_LIMIT))
     others = db.session.execute(select(Checkin.trainee_id, Checkin.phash).where(
-        Checkin.class_id == klass.id, Checkin.trainee_id != row.trainee_id, Checkin.phash.is_not(None))
+        Checkin.class_id == row.class_id, Checkin.trainee_id != row.trainee_id, Checkin.phash.is_not(None))
         .order_by(Checkin.id.desc()).limit(CLASS_SELFIES_LIMIT)).tuples().all()
-    new = rules.CheckinFacts(key=None, trainee_id=row.trainee_id, session_id=row.session_id,
-                             received_at=row.received_at, captured_at=row.captured_at, offline=row.offline,
-                             device_id=row.device_id, latitude=row.latitude, longitude=row.longitude,
-                             accuracy_m=row.accuracy_m, placement=row.placement, phash=row.phash)
+    new = _facts(row)
     return rules.flags_for(new, [_facts(c) for c in same_session], [_facts(c) for c in own],
-                           _thresholds(klass.region_code), other_selfies=list(others))
+                           _thresholds(row.region_code), other_selfies=list(others))
 
 
 def recompute_flags(class_id: int) -> int:

@@ -21,6 +21,8 @@ from PIL import Image, ImageCms, ImageDraw, ImageFile, JpegImagePlugin
 
 from server.adapters.errors import Rejected
 from server.adapters.selfies import (
+    KEPT_LONGEST_SIDE,
+    KEPT_MAX_BYTES,
     MAX_BYTES,
     MAX_PIXELS,
     MEDIA_TYPES,
@@ -30,6 +32,7 @@ from server.adapters.selfies import (
     SelfieRejected,
     phash_distance,
     process,
+    strip_metadata,
 )
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
@@ -411,6 +414,148 @@ def test_a_file_of_exactly_max_bytes_is_accepted():
     assert process(padded, "image/jpeg").source_format == "JPEG"
 
 
+# --- what the app sends is kept as sent -------------------------------------------------------
+
+
+def app_selfie(**params) -> bytes:
+    """1080 × 1440, upright, as a phone's share sheet or our app sends it, with a phone's EXIF
+    (GPS, orientation 1), an ICC profile, XMP and a comment still in it."""
+    params = {"quality": 80, "exif": phone_exif(orientation=1), "icc_profile": srgb_profile(),
+              "xmp": b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>',
+              "comment": b"Shot on Redmi 9A", **params}
+    return encode(with_markers(scene(1080, 1440, seed=5)), "JPEG", **params)
+
+
+def pixels(data: bytes) -> bytes:
+    return opened(data).tobytes()
+
+
+def metadata_markers(data: bytes) -> list[int]:
+    return [m for m in jpeg_markers(data) if 0xE1 <= m <= 0xEF or m == 0xFE]
+
+
+def test_an_upright_app_sized_jpeg_is_kept_pixel_for_pixel_without_its_metadata():
+    raw = app_selfie()
+    assert metadata_markers(raw)  # EXIF, ICC, XMP, comment were there
+
+    selfie = process(raw, "image/jpeg")
+
+    assert selfie.kept_as_sent and (selfie.width, selfie.height) == (1080, 1440)
+    assert pixels(selfie.data) == pixels(raw)  # not re-encoded: the very pixels sent
+    assert metadata_markers(selfie.data) == [] and len(selfie.data) < len(raw)
+    stored = opened(selfie.data)
+    assert not stored.getexif() and not {"exif", "icc_profile", "xmp", "comment"} & set(stored.info)
+    assert_clean_jpeg(selfie.thumbnail)
+    assert opened(selfie.thumbnail).size == (120, 160)
+    assert is_colour(corners(opened(selfie.thumbnail))["TL"], RED)
+
+
+def test_a_kept_jpeg_is_decoded_at_one_eighth_scale(monkeypatch):
+    drafts = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = original(self, mode, size)
+        drafts.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    process(app_selfie(), "image/jpeg")
+    assert drafts == [(135, 180)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"progressive": True}, {"restart_marker_blocks": 4}, {"subsampling": 0}, {"optimize": True}],
+    ids=["progressive", "restart-markers", "4:4:4", "optimised-huffman"],
+)
+def test_every_kind_of_jpeg_coding_survives_the_cut_unchanged(params):
+    raw = app_selfie(**params)
+    selfie = process(raw, "image/jpeg")
+    assert selfie.kept_as_sent and pixels(selfie.data) == pixels(raw)
+    assert metadata_markers(selfie.data) == []
+
+
+def test_bytes_after_the_picture_are_cut_off():
+    """Vendors append blocks after the end of the picture (Samsung's SEFT, a second MPO picture)."""
+    raw = app_selfie(exif=b"", icc_profile=None, xmp=b"", comment=b"")
+    selfie = process(raw + b"SEFH\x00GPS 37.86,112.55SEFT", "image/jpeg")
+    assert selfie.kept_as_sent and selfie.data == strip_metadata(raw)
+    assert selfie.data.endswith(b"\xff\xd9") and b"GPS" not in selfie.data
+
+
+def test_a_jfif_header_is_kept_bare_and_dropped_with_a_thumbnail_in_it():
+    raw = app_selfie()
+    at = raw.index(b"\xff\xe0")
+    bare = raw[at : at + 18]
+    assert bare[4:9] == b"JFIF\x00" and bare[2:4] == b"\x00\x10"
+    assert strip_metadata(raw).startswith(b"\xff\xd8" + bare)
+    with_thumbnail = bare[:2] + (16 + 3 * 4).to_bytes(2, "big") + bare[4:16] + b"\x02\x02" + bytes(12)
+    assert b"JFIF" not in strip_metadata(raw[:at] + with_thumbnail + raw[at + 18 :])
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda r: r[:2] + b"\x00\x00" + r[2:], "bytes where a marker belongs"),
+        (lambda r: r[:2] + b"\xff\xe1\xff\xff" + r[2:], "a segment longer than the file"),
+        (lambda r: r[:2] + b"\xff\xe1\x00\x01" + r[2:], "a length under two"),
+        (lambda r: r[:2] + b"\xff\xd0" + r[2:], "a restart marker outside the scan"),
+        (lambda r: r[: r.rindex(b"\xff\xd9")], "no end of image"),
+        (lambda r: b"\x89PNG" + r, "not a JPEG"),
+    ],
+)
+def test_a_structure_the_standard_does_not_describe_is_not_cut(damage, why):
+    assert strip_metadata(damage(app_selfie())) is None, why
+
+
+def test_a_malformed_structure_pillow_still_reads_is_re_encoded_instead():
+    raw = app_selfie()
+    damaged = raw[:2] + b"\xff\xd0" + raw[2:]  # a stray restart marker libjpeg skips
+    selfie = process(damaged, "image/jpeg")
+    assert not selfie.kept_as_sent
+    assert_clean_jpeg(selfie.data)
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (lambda: encode(scene(1080, 1440), "JPEG", exif=phone_exif(orientation=6)), "must be turned"),
+        (lambda: encode(scene(1200, KEPT_LONGEST_SIDE + 1), "JPEG"), "longer than kept"),
+        (lambda: encode(scene(1080, 1440), "JPEG", quality=100, subsampling=0), "more bytes than kept"),
+        (lambda: encode(scene(1080, 1440).convert("CMYK"), "JPEG"), "CMYK"),
+        (lambda: encode(scene(1080, 1440).convert("L"), "JPEG"), "greyscale"),
+        (lambda: encode(scene(1080, 1440), "PNG"), "not a JPEG"),
+    ],
+)
+def test_anything_else_is_normalised(raw, why):
+    upload = raw()
+    selfie = process(upload, None)
+    assert not selfie.kept_as_sent, why
+    assert max(selfie.width, selfie.height) <= STORED_LONGEST_SIDE
+    assert_clean_jpeg(selfie.data)
+
+
+def test_the_byte_limit_for_keeping_is_what_its_name_says():
+    raw = encode(scene(1080, 1440), "JPEG", quality=100, subsampling=0)
+    assert len(raw) > KEPT_MAX_BYTES
+
+
+def test_an_orientation_said_only_in_xmp_is_applied():
+    """Pillow reads tiff:Orientation from XMP when there is no EXIF; the picture is turned."""
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/>'
+           b"</rdf:RDF></x:xmpmeta>")
+    selfie = process(encode(scene(1440, 1080), "JPEG", xmp=xmp), "image/jpeg")
+    assert not selfie.kept_as_sent and (selfie.width, selfie.height) == (960, 1280)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.999])
+def test_a_kept_size_upload_cut_short_is_still_corrupt(keep):
+    raw = app_selfie()
+    assert reason_of(raw[: int(len(raw) * keep)], "image/jpeg") == "corrupt"
+
+
 # --- refusals ---------------------------------------------------------------------------------
 
 PDF = (
@@ -583,6 +728,7 @@ def test_selfies_module_constants():
     assert MEDIA_TYPES == {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
     assert (MAX_BYTES, MAX_PIXELS) == (5 * 1024 * 1024, 40_000_000)
     assert (STORED_LONGEST_SIDE, THUMB_LONGEST_SIDE) == (1280, 160)
+    assert (KEPT_LONGEST_SIDE, KEPT_MAX_BYTES) == (1600, 600 * 1024)
     assert issubclass(SelfieRejected, Rejected)
 
 
