@@ -5,17 +5,19 @@
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/checkins.py
     BENCH_PORT=18800 BENCH_TRAINEES=2000 BENCH_CONCURRENCY=50 BENCH_SELFIE_SIZE=1080x1440 \
         .venv/bin/python bench/checkins.py load          # the load part's knobs (their defaults)
+    BENCH_RATE=100 .venv/bin/python bench/checkins.py load   # open loop: 100 check-ins/s offered
+    WEB_CONCURRENCY=2 GUNICORN_THREADS=4 .venv/bin/python bench/checkins.py load  # other gunicorn shapes
     BENCH_PROFILE=1 BENCH_EXPLAIN=1 .venv/bin/python bench/checkins.py lists  # + cProfile, query plans
 
 Parts:
 - floor: the bare Pillow cost of the same selfies, `server.adapters.selfies.process` on each
-  (1080 × 1440 phone-like JPEGs of ~160 KB, distinct per trainee), on one core and on two threads;
-  then the same scenes at 960 × 1280, the size the server stores (what a PWA that shrinks the
-  photo on the phone would send).
+  (1080 × 1440 phone-like JPEGs of ~160 KB, distinct per trainee), on one core and on two threads,
+  as sent (kept, the path they take) and forced through the normalising path (a photo that needs
+  shrinking or turning), with the steps of each.
 - inprocess: check-ins one after another through the whole Flask stack with the WSGI test client,
-  timing the selfie processing and the database transaction of each (on SQLite the transaction
-  holds the database's only write lock: it begins IMMEDIATE at the first statement, the access
-  token's user load), then cProfile of 50 check-ins.
+  timing the selfie processing and the database transactions of each (on SQLite only the one that
+  writes the row holds the write lock), then cProfile of 50 check-ins (BENCH_PROFILE_OUT=file
+  keeps the profile).
 - load: gunicorn started as `make run` starts it (`.venv/bin/gunicorn -c deploy/gunicorn.conf.py
   server.wsgi:app` with PORT, INSTANCE_PATH, DATABASE_URL and SECRET_KEY), on a database built by
   the migrations with the demo data and BENCH_TRAINEES trainees in classes of 50 whose only session
@@ -23,7 +25,8 @@ Parts:
   minutes from now, late in the evening at 23:29 or at midnight). Every trainee consented
   and holds an access token minted with the app's secret (no argon2 sign-in). BENCH_CONCURRENCY
   client threads (http.client, a new connection per check-in, as each phone opens its own) post
-  one multipart check-in per trainee; the first 100 warm the workers up and are not counted.
+  one multipart check-in per trainee, flat out (closed loop) or at BENCH_RATE per second (open
+  loop, latency from each check-in's due time); the first 100 warm the workers up, uncounted.
   Reported: check-ins per second, latency percentiles, non-201 responses, and CPU ms per check-in
   of the gunicorn processes (master and workers, /proc/<pid>/stat), of PostgreSQL and of the client.
 - lists: a county (Huguan) of 44 classes × 60 trainees × 40 sessions (20 days, two a day, the last
@@ -44,6 +47,7 @@ import io
 import os
 import pstats
 import random
+import runpy
 import secrets
 import signal
 import socket
@@ -71,6 +75,7 @@ from server.services import clock, demo
 ROOT = Path(__file__).resolve().parent.parent
 TRAINEES = int(os.environ.get("BENCH_TRAINEES", "2000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
+RATE = float(os.environ.get("BENCH_RATE") or 0) or None  # check-ins/s offered; None: flat out
 # The load part's upload size; BENCH_SELFIE_SIZE=960x1280 is what a PWA shrinking on the phone would send.
 LOAD_SELFIE = tuple(int(v) for v in os.environ.get("BENCH_SELFIE_SIZE", "1080x1440").split("x"))
 WARMUP = 100
@@ -417,16 +422,28 @@ def start_gunicorn(tmp: Path, url: str, port: int) -> subprocess.Popen:
     return server
 
 
-def run_load(port: int, jobs: list) -> tuple[list[float], dict[int, int], float, list[bytes]]:
+def run_load(port: int, jobs: list, rate: float | None = None
+             ) -> tuple[list[float], dict[int, int], float, list[bytes]]:
+    """Post every job from CONCURRENCY client threads. Closed loop (rate None): each thread
+    sends its next check-in as soon as the last is answered, so the server runs flat out and
+    latency is concurrency / throughput. Open loop: check-in i is due at i / rate seconds (the
+    arrivals of a class-start rush), sent by a free thread, with at most CONCURRENCY in flight;
+    latency counts from when it was due, so a server falling behind is not hidden."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors: list[bytes] = []
     lock = threading.Lock()
+    began = time.perf_counter()
 
-    def one(job) -> None:
-        session_id, token, parts = job
+    def one(numbered) -> None:
+        index, (session_id, token, parts) = numbered
         body = body_now(parts)
         start = time.perf_counter()
+        if rate:
+            due = began + index / rate
+            if due > start:
+                time.sleep(due - start)
+            start = due
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
             conn.request("POST", f"/api/v1/sessions/{session_id}/checkins", body=body, headers={
@@ -445,10 +462,9 @@ def run_load(port: int, jobs: list) -> tuple[list[float], dict[int, int], float,
             if status != 201 and len(errors) < 5:
                 errors.append(data[:300])
 
-    start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-        list(pool.map(one, jobs))
-    return latencies, statuses, time.perf_counter() - start, errors
+        list(pool.map(one, enumerate(jobs)))
+    return latencies, statuses, time.perf_counter() - began, errors
 
 
 def load(tmp: Path) -> None:
@@ -469,7 +485,7 @@ def load(tmp: Path) -> None:
         pg = postmaster() if dialect == "postgresql" else None
         ticks = os.sysconf("SC_CLK_TCK")
         before = (tree_ticks(server.pid), tree_ticks(pg) if pg else 0, os.times(), machine_busy())
-        latencies, statuses, wall, errors = run_load(port, jobs[WARMUP:])
+        latencies, statuses, wall, errors = run_load(port, jobs[WARMUP:], RATE)
         after = (tree_ticks(server.pid), tree_ticks(pg) if pg else 0, os.times(), machine_busy())
     finally:
         server.send_signal(signal.SIGTERM)
@@ -484,11 +500,11 @@ def load(tmp: Path) -> None:
         flagged = db.session.scalar(select(func.count()).select_from(Checkin).where(
             Checkin.flagged.is_(True)))
     files = sum(1 for _ in (tmp / "storage" / "selfies").rglob("*.jpg"))
-    workers = os.environ.get("WEB_CONCURRENCY", str(max(2, os.cpu_count() or 1)))  # as gunicorn.conf.py
-    threads = os.environ.get("GUNICORN_THREADS", "4")
-    print(f"\n== load ({dialect}): gunicorn gthread, {workers} workers × {threads} threads; "
-          f"{CONCURRENCY} concurrent trainees, {n} check-ins timed after {WARMUP} warm-up; selfies "
-          f"{LOAD_SELFIE[0]} × {LOAD_SELFIE[1]}, {statistics.median(sizes):.0f} KB median")
+    conf = runpy.run_path(str(ROOT / "deploy/gunicorn.conf.py"))  # as the server read it
+    offered = f"offered {RATE:g}/s (open loop)" if RATE else "closed loop"
+    print(f"\n== load ({dialect}): gunicorn gthread, {conf['workers']} workers × {conf['threads']} threads; "
+          f"{CONCURRENCY} concurrent trainees, {offered}, {n} check-ins timed after {WARMUP} warm-up; "
+          f"selfies {LOAD_SELFIE[0]} × {LOAD_SELFIE[1]}, {statistics.median(sizes):.0f} KB median")
     print(f"throughput {n / wall:.1f} check-ins/s over {wall:.1f} s; "
           f"latency ms p50 {percentile(latencies, 0.5):.0f} "
           f"p95 {percentile(latencies, 0.95):.0f} p99 {percentile(latencies, 0.99):.0f} "

@@ -1,18 +1,20 @@
 """gunicorn settings for SkillVoucher (used by `make run`; production overrides by environment).
 
-The work is short database-bound requests plus some image handling, so a few processes each
-with a few threads: 2 × cores processes by default (2 on the 2-core reference machine), 4
-threads each. Check-ins from weak 3G links upload slowly; gthread keeps a slow upload from
-blocking a whole process, and the timeout is generous enough for an 8 MB body at 1 Mbit/s.
+The work is short database-bound requests plus some image handling, so several processes with
+a few threads each: 2 × cores processes by default, 2 threads each. Threads of one process share
+its GIL, and handing it between four busy threads cost ~5 ms of CPU per check-in; more
+processes with fewer threads measured 118–124 check-ins/s against 82–92 on the 2-core reference
+machine (bench/RESULTS.md). gthread still lets a process serve a second request while one
+waits on the database, and the timeout is generous enough for an 8 MB body at 1 Mbit/s.
 """
 
 import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 90
 graceful_timeout = 30
 keepalive = 5

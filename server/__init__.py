@@ -48,6 +48,10 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
         app.config.update(config)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A server may drop an idle connection; a SQLite file cannot, so no ping per checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
+                                                   **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -89,7 +89,6 @@ class Settings:
             "ENV_NAME": self.env,
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "STORAGE_URL": self.storage_url,
             "KEYS_DIR": str(self.keys_dir),
             "REDIS_URL": self.redis_url,

@@ -50,6 +50,7 @@ import warnings
 from dataclasses import dataclass
 
 import imagehash
+import scipy.fftpack  # noqa: F401  (imagehash.phash imports it at its first call: pay that at start-up)
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from server.adapters.errors import Rejected

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.adapters import selfies
@@ -117,20 +117,6 @@ def _thresholds(region_code: str) -> rules.Thresholds:
     return rules.Thresholds(poor_accuracy_m=float(policy.flag_accuracy_m.value))
 
 
-def _bound_voucher(trainee_id: int, class_id: int) -> int:
-    """No voucher, no check-in: the trainee's voucher must be bound to this class; its id."""
-    found = db.session.execute(select(Voucher.id, Voucher.state).where(
-        Voucher.trainee_id == trainee_id, Voucher.bound_class_id == class_id)).first()
-    if found is None:
-        raise Forbidden("您没有在本班验券，不能打卡", code="CHECKIN_NOT_IN_CLASS")
-    voucher_id, state = found
-    if state is VoucherState.REVOKED:
-        raise Conflict("您的电子券已作废，不能打卡", code="CHECKIN_VOUCHER_REVOKED")
-    if state is not VoucherState.BOUND:
-        raise Conflict("培训已结束，不能打卡", code="CHECKIN_VOUCHER_CLOSED", details={"state": str(state)})
-    return voucher_id
-
-
 def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: bytes,
              media_type: str | None) -> tuple[Checkin, bool]:
     """Record a check-in (or sign-out) at a session; (the check-in, whether it is a replay).
@@ -194,24 +180,30 @@ def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: 
 def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: bytes) -> Checkin:
     """Every check that needs the database, in the order a trainee would want to hear them;
     the new row (not yet added to the session), without its selfie and flags."""
-    session = db.session.get(ClassSession, session_id)
-    if session is None:
-        raise NotFound("课时不存在", code="SESSION_NOT_FOUND")
-    voucher_id = _bound_voucher(principal.trainee_id, session.class_id)
     try:
         kind = CheckinKind(data.kind)
     except ValueError:
-        raise ValidationFailed("打卡类型不正确", code="INVALID_CHECKIN_KIND") from None
-    if not has_consent(principal.trainee_id):
+        kind = None  # refused below, after the checks a trainee would rather hear first
+    found = _checkin_context(principal.trainee_id, session_id, kind or CheckinKind.CHECK_IN)
+    if found is None:
+        raise NotFound("课时不存在", code="SESSION_NOT_FOUND")
+    if found.voucher_id is None:
+        raise Forbidden("您没有在本班验券，不能打卡", code="CHECKIN_NOT_IN_CLASS")
+    if found.voucher_state is VoucherState.REVOKED:
+        raise Conflict("您的电子券已作废，不能打卡", code="CHECKIN_VOUCHER_REVOKED")
+    if found.voucher_state is not VoucherState.BOUND:
+        raise Conflict("培训已结束，不能打卡", code="CHECKIN_VOUCHER_CLOSED",
+                       details={"state": str(found.voucher_state)})
+    if kind is None:
+        raise ValidationFailed("打卡类型不正确", code="INVALID_CHECKIN_KIND")
+    if not found.consent_given or found.consent_withdrawn_at is not None:
         raise Conflict("请先同意使用人脸照片打卡，或请培训机构扫电子券签到", code="FACE_CONSENT_REQUIRED")
     fix = geofence.check_fix(data.latitude, data.longitude, data.accuracy_m)
     if data.captured_at.tzinfo is None:
         raise ValidationFailed("手机时间应带时区", code="INVALID_CLIENT_TIME")
-    region_code = db.session.scalar(select(TrainingClass.region_code)
-                                    .where(TrainingClass.id == session.class_id))
-    policy = policies.for_region(region_code).checkins
+    policy = policies.for_region(found.region_code).checkins
     received = clock.now()
-    starts, ends = _session_times(session)
+    starts, ends = clock.span(found.day, found.starts, found.ends)
     if kind is CheckinKind.CHECK_IN:
         window = rules.window(starts, ends, int(policy.window_before_min.value),
                               int(policy.window_after_start_min.value))
@@ -223,24 +215,43 @@ def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: 
     if geofence.accuracy_too_poor(fix, float(policy.refuse_accuracy_m.value)):
         raise ValidationFailed(f"定位精度太差（{fix.accuracy_m:.0f} 米），请到室外或打开 GPS 后重试",
                                code="ACCURACY_TOO_POOR", details={"limit_m": policy.refuse_accuracy_m.value})
-    site = db.session.get(ClassSite, session.class_id)
-    located = geofence.locate(geofence.Fence(site.fence_latitude, site.fence_longitude, site.radius_m), fix)
+    fence = geofence.Fence(found.fence_latitude, found.fence_longitude, found.radius_m)
+    located = geofence.locate(fence, fix)
     if located.placement is geofence.Placement.UNCERTAIN and policy.uncertain.value == "refuse":
         raise ValidationFailed("定位不够准确，无法确认在培训场地内，请稍后重试", code="POSITION_UNCERTAIN",
                                details={"distance_m": round(located.distance_m)})
-    if db.session.scalar(select(Checkin.id).where(Checkin.session_id == session.id,
-                                                  Checkin.trainee_id == principal.trainee_id,
-                                                  Checkin.kind == kind)):
+    if found.already_checked_in:
         raise Conflict("本课时已打过卡", code="CHECKIN_DUPLICATE")
     if len(selfie) > selfies.MAX_BYTES:
         raise PayloadTooLarge("自拍照不能超过 5 MB", code="SELFIE_TOO_LARGE")
-    return Checkin(session_id=session.id, class_id=session.class_id, region_code=region_code,
-                   trainee_id=principal.trainee_id, voucher_id=voucher_id, kind=kind,
+    return Checkin(session_id=session_id, class_id=found.class_id, region_code=found.region_code,
+                   trainee_id=principal.trainee_id, voucher_id=found.voucher_id, kind=kind,
                    received_at=received.astimezone(UTC), counted_at=counted.astimezone(UTC),
                    captured_at=data.captured_at.astimezone(UTC), offline=data.offline,
                    device_id=data.device_id.strip()[:64], latitude=fix.latitude, longitude=fix.longitude,
                    accuracy_m=fix.accuracy_m, distance_m=located.distance_m, placement=str(located.placement),
                    flags=[], flagged=False, review=Review.NONE, review_reason=None)
+
+
+def _checkin_context(trainee_id: int, session_id: int, kind: CheckinKind):
+    """In one query: the session and its class's region and fence, the trainee's voucher bound
+    to the class (None columns if none), their face consent, and whether they already have a
+    check-in of `kind` at the session. None if there is no such session."""
+    already = (select(Checkin.id).where(Checkin.session_id == ClassSession.id,
+                                        Checkin.trainee_id == trainee_id, Checkin.kind == kind)
+               .exists().label("already_checked_in"))
+    return db.session.execute(
+        select(ClassSession.class_id, ClassSession.day, ClassSession.starts, ClassSession.ends,
+               TrainingClass.region_code, ClassSite.fence_latitude, ClassSite.fence_longitude,
+               ClassSite.radius_m, Voucher.id.label("voucher_id"), Voucher.state.label("voucher_state"),
+               FaceConsent.trainee_id.is_not(None).label("consent_given"),
+               FaceConsent.withdrawn_at.label("consent_withdrawn_at"), already)
+        .join(TrainingClass, TrainingClass.id == ClassSession.class_id)
+        .join(ClassSite, ClassSite.class_id == ClassSession.class_id)
+        .outerjoin(Voucher, and_(Voucher.trainee_id == trainee_id,
+                                 Voucher.bound_class_id == ClassSession.class_id))
+        .outerjoin(FaceConsent, FaceConsent.trainee_id == trainee_id)
+        .where(ClassSession.id == session_id)).first()
 
 
 _FACT_COLUMNS = (Checkin.id, Checkin.trainee_id, Checkin.session_id, Checkin.received_at,
