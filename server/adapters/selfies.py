@@ -131,13 +131,7 @@ def process(raw: bytes, declared_media_type: str | None) -> Selfie:
             kept = strip_metadata(raw)
             if kept is not None:
                 return _kept_as_sent(image, stream, kept)
-        if source_format == "JPEG":
-            image.draft("RGB", _draft_box(width, height, STORED_LONGEST_SIDE))
-        stream.strict = True
-        try:
-            image.load()
-        except (*_DECODE_ERRORS, _ReadPastEnd):
-            raise SelfieRejected("corrupt") from None
+        _decode(image, stream, STORED_LONGEST_SIDE if source_format == "JPEG" else None)
         stored = _normalise(image)  # may be `image` itself: encode before it is closed
         thumb = _shrink(stored, THUMB_LONGEST_SIDE)
         return Selfie(
@@ -217,6 +211,18 @@ def _declared_matches(declared: str | None, source_format: str) -> bool:
     return media_type in _UNDECLARED or MEDIA_TYPES.get(media_type) == source_format
 
 
+def _decode(image: Image.Image, stream: _StrictStream, draft_side: int | None) -> None:
+    """Decode every byte of the upload (a JPEG scaled by libjpeg so its longest side stays at
+    least `draft_side`, when given); a truncated or damaged one is "corrupt"."""
+    if draft_side is not None:
+        image.draft("RGB", _draft_box(*image.size, draft_side))
+    stream.strict = True
+    try:
+        image.load()
+    except (*_DECODE_ERRORS, _ReadPastEnd):
+        raise SelfieRejected("corrupt") from None
+
+
 def _draft_box(width: int, height: int, side: int) -> tuple[int, int]:
     """The size to ask libjpeg for: the image's shape with its longest side `side`.
 
@@ -247,12 +253,7 @@ def _can_keep(image: Image.Image, raw: bytes) -> bool:
 def _kept_as_sent(image: Image.Image, stream: _StrictStream, kept: bytes) -> Selfie:
     """Check the upload decodes completely (at 1/8 scale) and take its thumbnail from there."""
     width, height = image.size
-    image.draft("RGB", _draft_box(width, height, THUMB_LONGEST_SIDE))
-    stream.strict = True
-    try:
-        image.load()
-    except (*_DECODE_ERRORS, _ReadPastEnd):
-        raise SelfieRejected("corrupt") from None
+    _decode(image, stream, THUMB_LONGEST_SIDE)
     thumb = _shrink(image, THUMB_LONGEST_SIDE)
     thumb.info.clear()
     return Selfie(data=kept, thumbnail=_jpeg(thumb), width=width, height=height,
