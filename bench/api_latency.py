@@ -12,15 +12,14 @@ trainees in Huguan county, so the scoped list query filters a realistic table.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import add_trainees, analyse, demo_app  # bench/common.py, beside this script
+from common import measure as common_measure
 
 from server.extensions import db
 from server.services import demo
@@ -38,16 +37,7 @@ def build_app(tmp: Path):
 
 
 def measure(label: str, call, rounds: int = ROUNDS) -> tuple[str, float, float]:
-    for _ in range(min(20, rounds)):
-        call()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        response = call()
-        samples.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (label, response.status_code, response.get_data()[:200])
-    samples.sort()
-    return label, statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+    return common_measure(label, call, rounds, warmup=min(20, rounds))
 
 
 def main() -> None:

@@ -64,7 +64,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import checkins_seed as seed  # bench/checkins_seed.py, beside this script
-from common import demo_app
+from common import demo_app, percentile
+from common import measure as common_measure
 from sqlalchemy import event, func, select, text
 
 from server.adapters import selfies
@@ -85,11 +86,6 @@ INPROCESS_TRAINEES = 250  # 200 timed one after another, then 50 under cProfile
 LIST_CLASSES = int(os.environ.get("BENCH_LIST_CLASSES", "44"))
 LIST_CLASS_SIZE, LIST_DAYS = 60, 20  # 44 × 60 × 40 sessions × 96 % ≈ 101,000
 SECRET_KEY = "b" * 48  # bench/common.py's
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
 
 
 def selfies_for(count: int, offset: int, size: tuple[int, int] = seed.SELFIE_SIZE) -> list[bytes]:
@@ -522,16 +518,7 @@ def load(tmp: Path) -> None:
 
 
 def measure(label: str, call, rounds: int) -> tuple[str, float, float]:
-    for _ in range(min(5, rounds)):
-        call()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        response = call()
-        response.get_data()
-        samples.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (label, response.status_code, response.get_data()[:200])
-    return label, statistics.median(samples), percentile(samples, 0.95)
+    return common_measure(label, call, rounds, warmup=min(5, rounds))
 
 
 def lists(tmp: Path) -> None:

@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 
 import numpy as np
-from common import add_trainees, analyse, id_number  # bench/common.py, beside this script
+from common import add_trainees, analyse, file_and_approve, id_number  # bench/common.py, beside this script
 from flask import Flask
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import insert, select
@@ -93,10 +93,6 @@ def selfie(seed: int, size: tuple[int, int] = SELFIE_SIZE) -> bytes:
 
 # --- opening classes through the API (under a past clock) --------------------------------------
 
-DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", demo.pdf_document("Teaching plan")),
-             "syllabus": ("教学大纲.docx", demo.docx_document(["教学大纲"])),
-             "course_schedule": ("课程安排表.xlsx", demo.xlsx_document([["周次", "课程内容"]]))}
-
 
 def class_body(sessions: list[tuple[date, time, time]], roster: list[str]) -> dict:
     days = [day for day, _, _ in sessions]
@@ -157,19 +153,7 @@ def open_classes(app: Flask, mobile_prefix: str, class_size: int, classes: int,
         for k in range(classes):
             members = people[k * class_size:(k + 1) * class_size]
             body = class_body(sessions, [numbers[t] for _, t, _ in members])
-            created = client.post("/api/v1/classes", headers=institution, json=body)
-            assert created.status_code == 201, created.get_json()
-            class_id = created.json["id"]
-            for kind, (filename, data) in DOCUMENTS.items():
-                response = client.put(f"/api/v1/classes/{class_id}/documents/{kind}",
-                                      query_string={"filename": filename}, data=data, headers=institution,
-                                      content_type="application/octet-stream")
-                assert response.status_code == 201, response.get_json()
-            submitted = client.post(f"/api/v1/classes/{class_id}/submit", headers=institution)
-            assert submitted.status_code == 200, submitted.get_json()
-            approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer,
-                                   json={"approve": True})
-            assert approved.status_code == 200, approved.get_json()
+            class_id = file_and_approve(client, institution, reviewer, body)
             with app.app_context():
                 operator = auth.principal_of(db.session.scalar(select(User).where(
                     User.username == "huguan.inst1")))

@@ -1,4 +1,5 @@
-"""What the benchmarks share: an app on a fresh database with the demo data, and bulk trainees.
+"""What the benchmarks share: an app on a fresh database with the demo data, bulk trainees, a
+class opened through the API, and timing a request.
 
 A benchmark builds its own schema, so on PostgreSQL it refuses any database whose name does not
 begin with `bench` (the schema is dropped and rebuilt).
@@ -7,7 +8,9 @@ begin with `bench` (the schema is dropped and rebuilt).
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -76,3 +79,51 @@ def analyse() -> None:
     """Give the planner statistics, as autovacuum / a long-running database would have."""
     db.session.execute(text("ANALYZE"))
     db.session.commit()
+
+
+# --- opening a class through the API (as tests/factories.py does) ---------------------------
+
+DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", demo.pdf_document("Teaching plan")),
+             "syllabus": ("教学大纲.docx", demo.docx_document(["教学大纲"])),
+             "course_schedule": ("课程安排表.xlsx", demo.xlsx_document([["周次", "课程内容"]]))}
+
+
+def file_and_approve(client, institution: dict, reviewer: dict, body: dict) -> int:
+    """File an opening (`body` as POST /classes takes it) with its three documents, submit it,
+    and approve it as `reviewer`; the class id."""
+    created = client.post("/api/v1/classes", headers=institution, json=body)
+    assert created.status_code == 201, created.get_json()
+    class_id = created.json["id"]
+    for kind, (filename, data) in DOCUMENTS.items():
+        response = client.put(f"/api/v1/classes/{class_id}/documents/{kind}",
+                              query_string={"filename": filename}, data=data, headers=institution,
+                              content_type="application/octet-stream")
+        assert response.status_code == 201, response.get_json()
+    submitted = client.post(f"/api/v1/classes/{class_id}/submit", headers=institution)
+    assert submitted.status_code == 200, submitted.get_json()
+    approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer, json={"approve": True})
+    assert approved.status_code == 200, approved.get_json()
+    return class_id
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
+
+
+def measure(label: str, call, rounds: int, warmup: int) -> tuple[str, float, float]:
+    """(label, median ms, p95 ms) of `call()` (a test-client request that must answer 200),
+    body read, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        response = call()
+        response.get_data()
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (label, response.status_code, response.get_data()[:200])
+    return label, statistics.median(samples), percentile(samples, 0.95)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import add_trainees, analyse, demo_app, id_number  # bench/common.py, beside this script
+from common import add_trainees, analyse, demo_app, file_and_approve, id_number  # bench/common.py
 from sqlalchemy import func, select
 
 from server.extensions import db
@@ -64,11 +64,6 @@ def build_app(tmp: Path, trainees: int):
 # --- opening a class through the API (as tests/factories.py does) ---------------------------
 
 
-DOCUMENTS = {"teaching_plan": ("教学实施计划.pdf", demo.pdf_document("Teaching plan")),
-             "syllabus": ("教学大纲.docx", demo.docx_document(["教学大纲"])),
-             "course_schedule": ("课程安排表.xlsx", demo.xlsx_document([["周次", "课程内容"]]))}
-
-
 def class_body(start: date, roster: list[str], days: int = 5) -> dict:
     sessions = []
     for offset in range(days):
@@ -89,19 +84,7 @@ def class_body(start: date, roster: list[str], days: int = 5) -> dict:
 
 
 def open_class(client, institution: dict, reviewer: dict, start: date, roster: list[str]) -> int:
-    created = client.post("/api/v1/classes", headers=institution, json=class_body(start, roster))
-    assert created.status_code == 201, created.get_json()
-    class_id = created.json["id"]
-    for kind, (filename, data) in DOCUMENTS.items():
-        response = client.put(f"/api/v1/classes/{class_id}/documents/{kind}",
-                              query_string={"filename": filename}, data=data, headers=institution,
-                              content_type="application/octet-stream")
-        assert response.status_code == 201, response.get_json()
-    submitted = client.post(f"/api/v1/classes/{class_id}/submit", headers=institution)
-    assert submitted.status_code == 200, submitted.get_json()
-    approved = client.post(f"/api/v1/classes/{class_id}/review", headers=reviewer, json={"approve": True})
-    assert approved.status_code == 200, approved.get_json()
-    return class_id
+    return file_and_approve(client, institution, reviewer, class_body(start, roster))
 
 
 # --- measuring --------------------------------------------------------------------------------

@@ -79,9 +79,13 @@ def consent(principal: Principal, give: bool) -> FaceConsent | None:
     return row
 
 
+# Consent is in force when it was given and not withdrawn (also true of an outer-joined row).
+_CONSENT_IN_FORCE = and_(FaceConsent.trainee_id.is_not(None), FaceConsent.withdrawn_at.is_(None))
+
+
 def has_consent(trainee_id: int) -> bool:
-    row = db.session.get(FaceConsent, trainee_id)
-    return row is not None and row.withdrawn_at is None
+    return bool(db.session.scalar(select(_CONSENT_IN_FORCE).select_from(FaceConsent)
+                                  .where(FaceConsent.trainee_id == trainee_id)))  # None: never given
 
 
 # --- checking in --------------------------------------------------------------------------
@@ -97,10 +101,6 @@ class CheckinInput:
     device_id: str
     idempotency_key: str
     offline: bool = False
-
-
-def _session_times(session: ClassSession) -> tuple[datetime, datetime]:
-    return clock.span(session.day, session.starts, session.ends)
 
 
 def _body_digest(session_id: int, data: CheckinInput, selfie: bytes) -> str:
@@ -196,7 +196,7 @@ def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: 
                        details={"state": str(found.voucher_state)})
     if kind is None:
         raise ValidationFailed("打卡类型不正确", code="INVALID_CHECKIN_KIND")
-    if not found.consent_given or found.consent_withdrawn_at is not None:
+    if not found.consent_in_force:
         raise Conflict("请先同意使用人脸照片打卡，或请培训机构扫电子券签到", code="FACE_CONSENT_REQUIRED")
     fix = geofence.check_fix(data.latitude, data.longitude, data.accuracy_m)
     if data.captured_at.tzinfo is None:
@@ -244,8 +244,7 @@ def _checkin_context(trainee_id: int, session_id: int, kind: CheckinKind):
         select(ClassSession.class_id, ClassSession.day, ClassSession.starts, ClassSession.ends,
                TrainingClass.region_code, ClassSite.fence_latitude, ClassSite.fence_longitude,
                ClassSite.radius_m, Voucher.id.label("voucher_id"), Voucher.state.label("voucher_state"),
-               FaceConsent.trainee_id.is_not(None).label("consent_given"),
-               FaceConsent.withdrawn_at.label("consent_withdrawn_at"), already)
+               _CONSENT_IN_FORCE.label("consent_in_force"), already)
         .join(TrainingClass, TrainingClass.id == ClassSession.class_id)
         .join(ClassSite, ClassSite.class_id == ClassSession.class_id)
         .outerjoin(Voucher, and_(Voucher.trainee_id == trainee_id,
@@ -321,7 +320,7 @@ def voucher_signin(principal: Principal, session_id: int, token: str, device_id:
         raise Conflict("电子券当前状态不能签到", code="VOUCHER_UNAVAILABLE",
                        details={"state": str(voucher.state)})
     policy = policies.for_region(klass.region_code).checkins
-    starts, ends = _session_times(session)
+    starts, ends = clock.span(session.day, session.starts, session.ends)
     window = rules.Window(starts - timedelta(minutes=int(policy.window_before_min.value)),
                           ends + timedelta(minutes=int(policy.signout_after_min.value)))
     rules.accepted_time(window, clock.now(), clock.now(), False, 0)
