@@ -27,6 +27,14 @@ from server.adapters.errors import Rejected
 ALGORITHM = "EdDSA"
 
 
+class _Utf8Json(json.JSONEncoder):
+    """Claims as UTF-8, not \\u escapes: a Chinese name costs 4 token characters instead of 8,
+    and the QR on a certificate stays small. Tokens of ASCII claims are unchanged."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "ensure_ascii": False})
+
+
 class TokenRejected(Rejected):
     """The token is not one of ours, or no longer valid."""
 
@@ -130,43 +138,72 @@ class KeyRing:
     def sign(self, claims: dict, token_type: str) -> str:
         key = self.active
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM,
-                          headers={"kid": key.kid, "typ": token_type})
+                          headers={"kid": key.kid, "typ": token_type}, json_encoder=_Utf8Json)
 
     def verify(self, token: str, token_type: str, *, max_length: int = 1024,
-               now: float | None = None) -> dict:
+               now: float | None = None, require_exp: bool = True) -> dict:
         """The claims of a valid token of `token_type`; TokenRejected otherwise. Only EdDSA is
-        accepted, so `alg: none` and HS256 keyed with the public key are refused."""
-        if not isinstance(token, str) or not token or len(token) > max_length:
-            raise TokenRejected("malformed")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenRejected("malformed") from None
-        if header.get("alg") != ALGORITHM:
-            raise TokenRejected("wrong_algorithm")
-        if header.get("typ") != token_type:
-            raise TokenRejected("wrong_type")
-        key = self._keys.get(header.get("kid"))
-        if key is None:
-            self.reload()  # perhaps rotated by another process since we loaded
-            key = self._keys.get(header.get("kid"))
-        if key is None:
-            raise TokenRejected("unknown_key")
-        try:
-            # `now` is the caller's clock (the app's, which tests can set); PyJWT's own check
-            # reads the wall clock, so it runs only when no clock is given.
-            claims = jwt.decode(token, key.public_key, algorithms=[ALGORITHM],
-                                options={"require": ["exp"], "verify_exp": now is None})
-        except jwt.ExpiredSignatureError:
-            raise TokenRejected("expired") from None
-        except jwt.MissingRequiredClaimError:
-            raise TokenRejected("invalid_claims") from None
-        except jwt.PyJWTError:
-            raise TokenRejected("bad_signature") from None
-        if now is not None:
-            exp = claims.get("exp")
-            if isinstance(exp, bool) or not isinstance(exp, int | float):
-                raise TokenRejected("invalid_claims")
-            if int(exp) <= int(now):  # PyJWT's rule: expired once the second is reached
-                raise TokenRejected("expired")
-        return claims
+        accepted, so `alg: none` and HS256 keyed with the public key are refused. Certificates
+        do not expire (`require_exp=False`); vouchers do."""
+
+        def public_key(kid: str | None) -> Ed25519PublicKey | None:
+            key = self._keys.get(kid)
+            if key is None:
+                self.reload()  # perhaps rotated by another process since we loaded
+                key = self._keys.get(kid)
+            return key.public_key if key else None
+
+        return _verify(token, token_type, public_key, max_length=max_length, now=now, require_exp=require_exp)
+
+
+def verify_with_jwks(token: str, jwks: dict, token_type: str, *, max_length: int = 1024,
+                     now: float | None = None, require_exp: bool = True) -> dict:
+    """The same check from the published JWKS alone, with no private key and no server: what a
+    scanner or an inspector does offline."""
+
+    def public_key(kid: str | None) -> Ed25519PublicKey | None:
+        for jwk in (jwks or {}).get("keys", []):
+            if isinstance(jwk, dict) and jwk.get("kid") == kid and jwk.get("kty") == "OKP" \
+                    and jwk.get("crv") == "Ed25519":
+                try:
+                    return jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+                except jwt.PyJWTError:
+                    return None
+        return None
+
+    return _verify(token, token_type, public_key, max_length=max_length, now=now, require_exp=require_exp)
+
+
+def _verify(token: str, token_type: str, public_key, *, max_length: int, now: float | None,
+            require_exp: bool) -> dict:
+    if not isinstance(token, str) or not token or len(token) > max_length:
+        raise TokenRejected("malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenRejected("malformed") from None
+    if header.get("alg") != ALGORITHM:
+        raise TokenRejected("wrong_algorithm")
+    if header.get("typ") != token_type:
+        raise TokenRejected("wrong_type")
+    key = public_key(header.get("kid"))
+    if key is None:
+        raise TokenRejected("unknown_key")
+    try:
+        # `now` is the caller's clock (the app's, which tests can set); PyJWT's own check
+        # reads the wall clock, so it runs only when no clock is given.
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM],
+                            options={"require": ["exp"] if require_exp else [], "verify_exp": now is None})
+    except jwt.ExpiredSignatureError:
+        raise TokenRejected("expired") from None
+    except jwt.MissingRequiredClaimError:
+        raise TokenRejected("invalid_claims") from None
+    except jwt.PyJWTError:
+        raise TokenRejected("bad_signature") from None
+    if now is not None and (require_exp or "exp" in claims):
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise TokenRejected("invalid_claims")
+        if int(exp) <= int(now):  # PyJWT's rule: expired once the second is reached
+            raise TokenRejected("expired")
+    return claims

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from server.api import accounts, auth, checkins, classes, directory, system, vouchers
+    from server.api import accounts, auth, certificates, checkins, classes, directory, system, vouchers
 
-    for module in (system, auth, accounts, directory, vouchers, classes, checkins):
+    for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates):
         app.register_blueprint(module.bp)

@@ -167,7 +167,8 @@ def update_draft(class_id: int):
 
 @bp.put("/classes/<int:class_id>/documents/<kind>")
 @signed_in(Role.INSTITUTION_OPERATOR)
-@documented("上传开班材料（teaching_plan 教学实施计划 / syllabus 教学大纲 / course_schedule 课程安排表；"
+@documented("上传开班材料（teaching_plan 教学实施计划 / syllabus 教学大纲 / course_schedule 课程安排表）"
+            "或结业材料（completion_report 培训结业申请报告 / completion_review_form 培训结业申请审核表；"
             "PDF、DOCX、XLSX，≤10 MB；按内容校验类型）。文件名放在 filename 查询参数", "classes",
             body_media="application/octet-stream", response=s.DocumentOut, status=201,
             errors=(404, 409, 413, 422))

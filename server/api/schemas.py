@@ -621,3 +621,170 @@ class Timeline(BaseModel):
     trainee: PersonOut
     total: int
     items: list[TimelineItem]
+
+
+# --- completion, assessment, certificates -------------------------------------------------
+
+
+class CompletionExclusion(Strict):
+    trainee_id: int
+    reason: str = Field(max_length=200, description="未列入结业花名册的原因")
+
+
+class CompletionFile(Strict):
+    evaluator_id: int | None = Field(default=None, description="评价机构（不得与培训机构为同一法人）")
+    assessment_plan: str = Field(default="", max_length=5000, description="结业考核方案")
+    documents: dict[str, int] = Field(
+        default_factory=dict,
+        description="completion_report 培训结业申请报告 / completion_review_form 培训结业申请审核表"
+                    " → 已上传材料编号")
+    exclusions: list[CompletionExclusion] = Field(default_factory=list, max_length=200)
+
+
+class CompletionEntryOut(BaseModel):
+    trainee: PersonOut
+    voucher_id: int
+    on_roster: bool
+    exclusion_reason: str | None
+    attended_days: int = Field(description="每节课均有效的天数（存疑未核实的不计）")
+    planned_days: int
+    present_sessions: int
+    total_sessions: int
+    pending_sessions: int = Field(description="存疑待核的课时数")
+
+
+class CompletionOut(BaseModel):
+    class_id: int
+    number: int
+    state: str
+    state_label: str
+    evaluator: InstitutionRef
+    assessment_plan: str
+    documents: dict[str, int]
+    filed_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    roster_size: int
+    entries: list[CompletionEntryOut]
+
+
+class ResultIn(Strict):
+    trainee_id: int
+    theory_score: float = Field(description="理论成绩，0–100，最多一位小数")
+    practice_score: float = Field(description="实操成绩，0–100，最多一位小数")
+    level: str | None = Field(default=None, max_length=16, description="评价等级，默认为班级等级")
+
+
+class ResultsIn(Strict):
+    results: list[ResultIn] = Field(min_length=1, max_length=200)
+
+
+class ResultOut(BaseModel):
+    trainee: PersonOut
+    theory_score: float
+    practice_score: float
+    passed: bool
+    level: str
+    recorded_at: datetime
+
+
+class ResultList(BaseModel):
+    items: list[ResultOut]
+
+
+class IssueRequest(Strict):
+    kind: str = Field(max_length=32, description=(
+        "skill_level 职业技能等级证书 / vocational_qualification 职业资格证书 / "
+        "special_ability 专项职业能力证书 / special_operation 特种作业操作证 / "
+        "special_equipment 特种设备作业人员证 / training_qualification 培训合格证书"))
+    trainee_ids: list[int] | None = Field(default=None, max_length=200,
+                                          description="不填则为全部合格且未发证的学员")
+
+
+class CertificateOut(BaseModel):
+    id: int
+    number: str
+    kind: str
+    kind_label: str
+    state: str
+    state_label: str
+    holder: PersonOut
+    class_id: int
+    class_name: str
+    occupation_code: str
+    occupation_name: str
+    level: str
+    issuer: InstitutionRef
+    issued_on: date
+    revoked_reason: str | None
+    revoked_at: datetime | None
+    verify_url: str
+
+
+class CertificateList(BaseModel):
+    items: list[CertificateOut]
+    total: int
+
+
+class CertificateQuery(Strict):
+    class_id: int | None = None
+    kind: str | None = Field(default=None, max_length=32)
+    state: str | None = Field(default=None, max_length=16)
+    number: str | None = Field(default=None, max_length=32)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class PublicCertificate(BaseModel):
+    """What anyone may see of a certificate: the holder's name masked, no ID number."""
+
+    number: str
+    valid: bool
+    state: str
+    state_label: str
+    kind: str
+    kind_label: str
+    holder: str = Field(description="持证人姓名（打码）")
+    occupation: str
+    level: str
+    issuer: str
+    issued_on: date
+    revoked_reason: str | None
+    revoked_at: datetime | None
+
+
+class TokenCheck(Strict):
+    token: str = Field(max_length=4096, description="证书二维码链接 # 之后的令牌")
+
+
+class TargetOut(BaseModel):
+    name: str
+    target_percent: int
+    source: str
+    certified: int
+    rate_percent: float | None
+    met: bool | None
+
+
+class ClassRateOut(BaseModel):
+    class_id: int
+    class_name: str
+    institution: InstitutionRef
+    region_code: str
+    programme: str
+    occupation_name: str
+    roster: int
+    certified: int
+    rate_percent: float | None
+    targets: list[TargetOut]
+
+
+class ClassRateList(BaseModel):
+    items: list[ClassRateOut]
+    total: int
+
+
+class RateQuery(Strict):
+    region: str | None = Field(default=None, max_length=9)
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)

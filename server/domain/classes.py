@@ -48,12 +48,20 @@ class DocumentKind(StrEnum):
     TEACHING_PLAN = "teaching_plan"  # 培训教学实施计划
     SYLLABUS = "syllabus"  # 教学大纲
     COURSE_SCHEDULE = "course_schedule"  # 课程安排表
+    COMPLETION_REPORT = "completion_report"  # 培训结业申请报告
+    COMPLETION_REVIEW_FORM = "completion_review_form"  # 培训结业申请审核表
 
 
+# The documents of an opening application (000 二(二)(2)); a change to them is a new version.
 DOCUMENT_LABELS = {
     DocumentKind.TEACHING_PLAN: "培训教学实施计划",
     DocumentKind.SYLLABUS: "教学大纲",
     DocumentKind.COURSE_SCHEDULE: "课程安排表",
+}
+# The documents of a completion filing (000 二(二)(3)): they do not touch the opening's versions.
+COMPLETION_DOCUMENT_LABELS = {
+    DocumentKind.COMPLETION_REPORT: "培训结业申请报告",
+    DocumentKind.COMPLETION_REVIEW_FORM: "培训结业申请审核表",
 }
 
 # The elements 000 二(二)(2) and 001 三(一) / 002 第十条 require, with the label shown to
@@ -228,7 +236,7 @@ def check_proposal(p: Proposal) -> Proposal:
     _timetable(p)
     _site(p.site)
     _teachers(p.teachers)
-    unknown = set(p.documents) - set(DocumentKind.__members__.values())
+    unknown = set(p.documents) - set(DOCUMENT_LABELS)
     if unknown:
         raise ValidationFailed("未知的材料类型", details={"unknown_documents": sorted(unknown)})
     return replace(p, roster=normalised_roster(p.roster))
@@ -242,7 +250,7 @@ def missing_elements(p: Proposal) -> list[str]:
         "site": p.site is not None,
         "teachers": bool(p.teachers),
         "assessment_plan": bool(p.assessment_plan.strip()),
-        **{f"documents.{kind}": kind in p.documents for kind in DocumentKind},
+        **{f"documents.{kind}": kind in p.documents for kind in DOCUMENT_LABELS},
     }
     return [element for element in ELEMENT_LABELS if not present[element]]
 

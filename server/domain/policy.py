@@ -4,7 +4,8 @@ Each region that has its own policy document ships one JSON file in server/data/
 and every number in it carries the seed clause it comes from (`{"value": 7, "source":
 "001 三(一) …"}`). This module parses and validates those documents and answers the questions
 the rules ask; reading the files is the services' job. The subsidy sections arrive with the
-money issue; this one covers vouchers and class openings.
+money issue; this one covers vouchers, class openings and completions, check-ins and
+certificate-rate targets.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from server.domain.certificates import LEVELS, CertificateKind, level_reaches
 from server.domain.eligibility import ProgrammeType
 from server.domain.errors import DomainError
 from server.domain.regions import RegionLevel, is_within, level_of, parent_code, validate_code
@@ -80,6 +82,31 @@ CHECKIN_FIELDS = {
 
 
 @dataclass(frozen=True)
+class CompletionPolicy:
+    lead_days: Sourced  # the completion filing reaches the bureau this many days before the end
+
+
+@dataclass(frozen=True)
+class CertificateTarget:
+    """A certificate-rate target (取证率): the share of a class's completion roster that should
+    hold a certificate of `kinds` at `min_level` or above (004 二(三), 二(六))."""
+
+    name: str
+    programmes: tuple[str, ...]  # empty: any programme
+    occupations: tuple[str, ...]  # empty: any occupation
+    kinds: tuple[CertificateKind, ...]
+    min_level: str | None
+    percent: Sourced
+
+    def applies_to(self, programme: str, occupation_code: str) -> bool:
+        return ((not self.programmes or str(programme) in self.programmes)
+                and (not self.occupations or occupation_code in self.occupations))
+
+    def counts(self, kind: CertificateKind, level: str) -> bool:
+        return kind in self.kinds and level_reaches(level, self.min_level)
+
+
+@dataclass(frozen=True)
 class RegionPolicy:
     region_code: str
     name: str
@@ -88,11 +115,16 @@ class RegionPolicy:
     vouchers: VoucherPolicy
     class_opening: OpeningPolicy
     checkins: CheckinPolicy
+    completion: CompletionPolicy
+    certificate_targets: tuple[CertificateTarget, ...]
 
 
 def _sourced(doc: dict, path: str, kind: type) -> Sourced:
     node = doc
     for part in path.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
         if not isinstance(node, dict) or part not in node:
             raise PolicyInvalid(f"missing {path}")
         node = node[part]
@@ -150,7 +182,48 @@ def parse_policy(doc: dict) -> RegionPolicy:
             city_approval=_sourced(doc, "class_opening.city_approval", list),
         ),
         checkins=_checkins(doc),
+        completion=CompletionPolicy(lead_days=_sourced(doc, "completion.lead_days", int)),
+        certificate_targets=_certificate_targets(doc),
     )
+
+
+TARGET_KEYS = frozenset({"name", "programmes", "occupations", "kinds", "min_level", "percent"})
+
+
+def _certificate_targets(doc: dict) -> tuple[CertificateTarget, ...]:
+    section = doc.get("certificates")
+    if not isinstance(section, dict) or not isinstance(section.get("targets"), list):
+        raise PolicyInvalid("certificates.targets must be a list")
+    targets = []
+    for index, entry in enumerate(section["targets"]):
+        where = f"certificates.targets.{index}"
+        if not isinstance(entry, dict) or not str(entry.get("name") or "").strip():
+            raise PolicyInvalid(f"{where} needs a name")
+        unknown = set(entry) - TARGET_KEYS
+        if unknown:
+            raise PolicyInvalid(f"{where} has unknown keys {sorted(unknown)}")
+        lists = [key for key in ("programmes", "occupations", "kinds")
+                 if not isinstance(entry.get(key) or [], list)]
+        if lists:
+            raise PolicyInvalid(f"{where}.{lists[0]} must be a list")
+        programmes, occupations, kinds = (entry.get(key) or []
+                                          for key in ("programmes", "occupations", "kinds"))
+        if not all(p in ProgrammeType.__members__.values() for p in programmes):
+            raise PolicyInvalid(f"{where}.programmes must list programme types")
+        if not all(isinstance(o, str) for o in occupations):
+            raise PolicyInvalid(f"{where}.occupations must list occupation codes")
+        if not kinds or not all(k in CertificateKind.__members__.values() for k in kinds):
+            raise PolicyInvalid(f"{where}.kinds must list certificate kinds")
+        if entry.get("min_level") not in (None, *LEVELS):
+            raise PolicyInvalid(f"{where}.min_level must be one of {LEVELS} or null")
+        percent = _sourced(doc, f"{where}.percent", int)
+        if not 0 < percent.value <= 100:
+            raise PolicyInvalid(f"{where}.percent must be 1–100")
+        targets.append(CertificateTarget(
+            name=entry["name"], programmes=tuple(programmes), occupations=tuple(occupations),
+            kinds=tuple(CertificateKind(k) for k in kinds), min_level=entry.get("min_level"),
+            percent=percent))
+    return tuple(targets)
 
 
 def _checkins(doc: dict) -> CheckinPolicy:

@@ -5,18 +5,18 @@ it is refused with `IllegalVoucherTransition`. Each action happens at most once 
 because no state is reachable again after it (the table has no cycles); the services enforce
 the same thing in the database with a conditional `UPDATE … WHERE state = <from>`.
 
-Serial numbers carry the region code and a random part from `secrets` (never `random`),
-with a check character so a mistyped serial is caught before it reaches the database. The scan
+Serial numbers carry the region code and a random part with a check character (serials.py),
+so a mistyped serial is caught before it reaches the database. The scan
 rules name every reason a voucher cannot be bound to a class.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from server.domain import serials
 from server.domain.errors import DomainError, ValidationFailed
 from server.domain.regions import is_within, validate_code
 
@@ -61,6 +61,10 @@ TRANSITIONS: dict[tuple[VoucherState, VoucherAction], VoucherState] = {
     (S.REDEEMED, A.WRITE_OFF): S.WRITTEN_OFF,
 }
 
+# A voucher whose class still runs: bound, or trained once the completion filing is approved,
+# which happens days before the last session (000 二(二)(3): 结业前3天), and those days still count.
+IN_TRAINING = frozenset({S.BOUND, S.TRAINED})
+
 # Actions that must say why (shown to the trainee and kept in the audit trail).
 REASON_REQUIRED = frozenset({A.REJECT, A.REVOKE})
 
@@ -92,37 +96,21 @@ def allowed_actions(state: VoucherState) -> list[VoucherAction]:
 
 
 # Serial numbers: <region code>-<10 random characters><check character>, e.g.
-# 140427-7KQ4M2X9HD3. Crockford base 32 leaves out I, L, O and U, which are misread on paper.
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# 140427-7KQ4M2X9HD3 (domain/serials.py).
 _RANDOM_LENGTH = 10  # 50 bits: collisions are left to the unique constraint to refuse
-
-
-def _check_character(body: str) -> str:
-    """Luhn mod N: catches every single mistyped character and most adjacent swaps."""
-    n, total, factor = len(_ALPHABET), 0, 2
-    for char in reversed(body):
-        addend = factor * _ALPHABET.index(char)
-        total += addend // n + addend % n
-        factor = 1 if factor == 2 else 2
-    return _ALPHABET[-total % n]
 
 
 def new_serial(region_code: str) -> str:
     validate_code(region_code)
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_LENGTH))
-    return f"{region_code}-{body}{_check_character(body)}"
+    return f"{region_code}-{serials.new_body(_RANDOM_LENGTH)}"
 
 
 def parse_serial(raw: str) -> tuple[str, str]:
     """(region code, serial) for a well-formed serial, normalising case and the letters
     people confuse (O→0, I/L→1); refuses anything else with INVALID_SERIAL."""
-    text = (raw or "").strip().upper().translate(str.maketrans("OIL", "011"))
-    region, _, body = text.partition("-")
-    ok = (
-        region.isascii() and region.isdigit() and len(region) in (6, 9)
-        and len(body) == _RANDOM_LENGTH + 1 and all(c in _ALPHABET for c in body)
-        and _check_character(body[:-1]) == body[-1]
-    )
+    region, _, body = serials.normalised(raw).partition("-")
+    ok = (region.isascii() and region.isdigit() and len(region) in (6, 9)
+          and serials.is_valid_body(body, _RANDOM_LENGTH))
     if not ok:
         raise ValidationFailed("电子券编号不正确", code="INVALID_SERIAL",
                                details={"serial": (raw or "")[:40]})
@@ -139,23 +127,24 @@ class VoucherTokenRejected(ValidationFailed):
     message = "电子券二维码无效"
 
 
+# `{subject}` is 电子券 for vouchers and 证书 for certificates (the same key ring signs both).
 TOKEN_REFUSALS = {
     "malformed": ("TOKEN_MALFORMED", "无法识别的二维码"),
-    "too_long": ("TOKEN_TOO_LONG", "二维码内容过长，不是电子券"),
-    "wrong_algorithm": ("TOKEN_WRONG_ALGORITHM", "电子券签名算法不正确"),
-    "wrong_type": ("TOKEN_WRONG_TYPE", "这不是电子券二维码"),
-    "unknown_key": ("TOKEN_UNKNOWN_KEY", "电子券签名密钥未知"),
-    "expired": ("TOKEN_EXPIRED", "电子券二维码已过期"),
-    "invalid_claims": ("TOKEN_INVALID_CLAIMS", "电子券二维码内容不完整"),
-    "bad_signature": ("TOKEN_BAD_SIGNATURE", "电子券签名校验失败，二维码可能被篡改"),
+    "too_long": ("TOKEN_TOO_LONG", "二维码内容过长，不是{subject}"),
+    "wrong_algorithm": ("TOKEN_WRONG_ALGORITHM", "{subject}签名算法不正确"),
+    "wrong_type": ("TOKEN_WRONG_TYPE", "这不是{subject}二维码"),
+    "unknown_key": ("TOKEN_UNKNOWN_KEY", "{subject}签名密钥未知"),
+    "expired": ("TOKEN_EXPIRED", "{subject}二维码已过期"),
+    "invalid_claims": ("TOKEN_INVALID_CLAIMS", "{subject}二维码内容不完整"),
+    "bad_signature": ("TOKEN_BAD_SIGNATURE", "{subject}签名校验失败，二维码可能被篡改"),
 }
 
 MAX_TOKEN_LENGTH = 1024  # a voucher token is ~200 characters; anything far longer is not one
 
 
-def token_refusal(reason: str) -> VoucherTokenRejected:
+def token_refusal(reason: str, subject: str = "电子券") -> VoucherTokenRejected:
     code, message = TOKEN_REFUSALS.get(reason, TOKEN_REFUSALS["malformed"])
-    return VoucherTokenRejected(message, code=code)
+    return VoucherTokenRejected(message.format(subject=subject), code=code)
 
 
 def voucher_id_from_claims(claims: dict) -> int:

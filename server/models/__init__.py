@@ -2,6 +2,7 @@
 
 from server.models.audit import AuditEvent
 from server.models.auth import OneTimeCode, RefreshToken
+from server.models.certificates import Certificate
 from server.models.checkins import Checkin, FaceConsent, VoucherSignin
 from server.models.classes import (
     ClassDocument,
@@ -11,6 +12,7 @@ from server.models.classes import (
     RosterEntry,
     TrainingClass,
 )
+from server.models.completions import AssessmentResult, CompletionEntry, CompletionFiling
 from server.models.occupations import Occupation
 from server.models.organisations import Organisation
 from server.models.regions import Region
@@ -18,12 +20,16 @@ from server.models.users import TraineeProfile, User
 from server.models.vouchers import Voucher, VoucherScan
 
 __all__ = [
+    "AssessmentResult",
     "AuditEvent",
+    "Certificate",
     "Checkin",
     "ClassDocument",
     "ClassSession",
     "ClassSite",
     "ClassVersion",
+    "CompletionEntry",
+    "CompletionFiling",
     "FaceConsent",
     "Occupation",
     "OneTimeCode",

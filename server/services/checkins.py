@@ -21,7 +21,7 @@ from server.domain.access import Principal, Role, require_role
 from server.domain.attendance import CheckinKind, Review, check_review
 from server.domain.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from server.domain.regions import prefix_of
-from server.domain.vouchers import VoucherState
+from server.domain.vouchers import IN_TRAINING, VoucherState
 from server.extensions import db, read_only_transaction
 from server.models import (
     Checkin,
@@ -191,7 +191,7 @@ def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: 
         raise Forbidden("您没有在本班验券，不能打卡", code="CHECKIN_NOT_IN_CLASS")
     if found.voucher_state is VoucherState.REVOKED:
         raise Conflict("您的电子券已作废，不能打卡", code="CHECKIN_VOUCHER_REVOKED")
-    if found.voucher_state is not VoucherState.BOUND:
+    if found.voucher_state not in IN_TRAINING:
         raise Conflict("培训已结束，不能打卡", code="CHECKIN_VOUCHER_CLOSED",
                        details={"state": str(found.voucher_state)})
     if kind is None:
@@ -316,7 +316,7 @@ def voucher_signin(principal: Principal, session_id: int, token: str, device_id:
     voucher = db.session.get(Voucher, verified_voucher_id(token))
     if voucher is None or voucher.bound_class_id != klass.id:
         raise ValidationFailed("该电子券未在本班验券", code="VOUCHER_NOT_IN_CLASS")
-    if voucher.state is not VoucherState.BOUND:
+    if voucher.state not in IN_TRAINING:
         raise Conflict("电子券当前状态不能签到", code="VOUCHER_UNAVAILABLE",
                        details={"state": str(voucher.state)})
     policy = policies.for_region(klass.region_code).checkins

@@ -236,7 +236,11 @@ def upload_document(principal: Principal, class_id: int, kind: str, filename: st
     except ValueError:
         raise ValidationFailed("材料类型不正确", code="INVALID_DOCUMENT_KIND",
                                details={"allowed": [str(k) for k in DocumentKind]}) from None
-    version = _editable_version(principal, klass)
+    # An opening document changes the application (a new version); a completion one does not.
+    completion = kind in rules.COMPLETION_DOCUMENT_LABELS
+    if completion and klass.state is not ClassState.APPROVED:
+        raise VersionConflict("班级开班获批后、结业前方可上传结业材料", code="CLASS_NOT_OPEN")
+    version = None if completion else _editable_version(principal, klass)
     try:
         doc = documents.inspect(data, filename or "", max_bytes=DOCUMENT_MAX_BYTES)
     except documents.DocumentRejected as exc:
@@ -251,10 +255,12 @@ def upload_document(principal: Principal, class_id: int, kind: str, filename: st
                         size=doc.size, sha256=doc.sha256, storage_key=key, uploaded_by=principal.user_id)
     db.session.add(row)
     db.session.flush()
-    version.proposal = {**version.proposal,
-                        "documents": {**version.proposal.get("documents", {}), str(kind): row.id}}
+    if version is not None:
+        version.proposal = {**version.proposal,
+                            "documents": {**version.proposal.get("documents", {}), str(kind): row.id}}
     audit.record(principal, "class.document_uploaded", "class", klass.id, region_code=klass.region_code,
-                 after={"version": version.number, "kind": str(kind), "sha256": doc.sha256, "size": doc.size})
+                 after={"version": version.number if version else None, "kind": str(kind),
+                        "sha256": doc.sha256, "size": doc.size})
     db.session.commit()
     return row
 
@@ -359,20 +365,11 @@ def decide(principal: Principal, class_id: int, approve: bool, reason: str | Non
     version = open_version(klass)
     if version is None or version.state is not VersionState.SUBMITTED:
         raise VersionConflict("没有待审批的开班申请", code="NOTHING_TO_REVIEW")
-    level = policies.for_region(klass.region_code).class_opening.approval_level(klass.programme)
-    if not approver_can_decide(principal.region_code, klass.region_code, level):
-        raise Forbidden("该类培训的开班由市级人社部门批准", code="CITY_APPROVAL_REQUIRED")
-    if not approve and not (reason and reason.strip()):
-        raise ReasonRequired(details={"action": "reject"})
+    check_decision(principal, klass, approve, reason, "该类培训的开班由市级人社部门批准")
     proposal = proposal_from_json(version.proposal)
     resolved = resolve_roster(klass, proposal.roster) if approve else []
-    moved = db.session.execute(
-        update(ClassVersion)
-        .where(ClassVersion.id == version.id, ClassVersion.state == VersionState.SUBMITTED)
-        .values(state=VersionState.APPROVED if approve else VersionState.REJECTED,
-                decided_by=principal.user_id, decided_at=clock.now(), reason=(reason or "").strip() or None)
-        .execution_options(synchronize_session=False)).rowcount
-    if moved != 1:
+    decided = VersionState.APPROVED if approve else VersionState.REJECTED
+    if not record_decision(ClassVersion, version.id, VersionState.SUBMITTED, decided, principal, reason):
         raise VersionConflict("该申请已被他人审批", code="NOTHING_TO_REVIEW")
     if approve:
         _put_in_force(klass, version, proposal, resolved)
@@ -384,6 +381,27 @@ def decide(principal: Principal, class_id: int, approve: bool, reason: str | Non
     db.session.commit()
     db.session.refresh(version)
     return version
+
+
+def check_decision(principal: Principal, klass: TrainingClass, approve: bool, reason: str | None,
+                   city_refusal: str) -> None:
+    """A bureau decides a filing of a class in its area, a county bureau only when the policy
+    leaves the programme to the county (002 第六条); a rejection says why."""
+    level = policies.for_region(klass.region_code).class_opening.approval_level(klass.programme)
+    if not approver_can_decide(principal.region_code, klass.region_code, level):
+        raise Forbidden(city_refusal, code="CITY_APPROVAL_REQUIRED")
+    if not approve and not (reason and reason.strip()):
+        raise ReasonRequired(details={"action": "reject"})
+
+
+def record_decision(model, row_id: int, submitted, decided, principal: Principal, reason: str | None) -> bool:
+    """Move one submitted filing to `decided`, with who, when and why, as a conditional UPDATE:
+    of two reviewers deciding at once, one wins and the other is told."""
+    return db.session.execute(
+        update(model).where(model.id == row_id, model.state == submitted)
+        .values(state=decided, decided_by=principal.user_id, decided_at=clock.now(),
+                reason=(reason or "").strip() or None)
+        .execution_options(synchronize_session=False)).rowcount == 1
 
 
 def _put_in_force(klass: TrainingClass, version: ClassVersion, p: Proposal,

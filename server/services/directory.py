@@ -74,7 +74,7 @@ def create_organisation(principal: Principal, *, name: str, kind: OrgKind, regio
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("该统一社会信用代码已登记", code="DUPLICATE_SOCIAL_CREDIT_CODE") from None
+        raise Conflict("该统一社会信用代码已登记为同类机构", code="DUPLICATE_SOCIAL_CREDIT_CODE") from None
     audit.record(principal, "organisation.created", "organisation", org.id,
                  after={"name": name, "kind": str(kind), "region_code": region_code})
     db.session.commit()

@@ -60,30 +60,22 @@ class Matrix:
     total_trainees: int
 
 
-def matrix(principal: Principal, class_id: int, *, limit: int = 100, offset: int = 0) -> Matrix:
-    """Trainees (those bound to the class, paged) × every session, each cell's status and flags."""
-    klass = visible_class(principal, class_id)
+def attendance_cells(klass: TrainingClass, sessions: list[ClassSession], trainee_ids: list[int]
+                     ) -> dict[tuple[int, int], tuple[attendance.CellStatus, list[str]]]:
+    """(trainee id, session id) → the cell's status and the flags on its records (two queries)."""
     policy = policies.for_region(klass.region_code).checkins
-    sessions = list(db.session.scalars(select(ClassSession).where(ClassSession.class_id == klass.id)
-                                       .order_by(ClassSession.day, ClassSession.starts)))
-    bound = (select(TraineeProfile, Voucher).join(Voucher, Voucher.trainee_id == TraineeProfile.id)
-             .where(Voucher.bound_class_id == klass.id, Voucher.state != VoucherState.REVOKED))
-    total = db.session.scalar(select(func.count()).select_from(bound.subquery()))
-    trainees = db.session.execute(bound.order_by(TraineeProfile.id).limit(limit).offset(offset)
-                                  ).tuples().all()
-    ids = [t.id for t, _ in trainees]
     records: dict[tuple[int, int], list[Checkin]] = {}
     for c in db.session.scalars(select(Checkin).where(Checkin.class_id == klass.id,
-                                                      Checkin.trainee_id.in_(ids))):
+                                                      Checkin.trainee_id.in_(trainee_ids))):
         records.setdefault((c.trainee_id, c.session_id), []).append(c)
     signed = set(db.session.execute(select(VoucherSignin.trainee_id, VoucherSignin.session_id)
                                     .where(VoucherSignin.class_id == klass.id,
-                                           VoucherSignin.trainee_id.in_(ids))).tuples())
+                                           VoucherSignin.trainee_id.in_(trainee_ids))).tuples())
     now = clock.now()
     cells = {}
     for session in sessions:
         starts, ends = clock.span(session.day, session.starts, session.ends)
-        for trainee_id in ids:
+        for trainee_id in trainee_ids:
             found = records.get((trainee_id, session.id), [])
             status = attendance.cell(
                 [attendance.Record(c.kind, c.flagged, c.review) for c in found],
@@ -92,6 +84,24 @@ def matrix(principal: Principal, class_id: int, *, limit: int = 100, offset: int
                 voucher_signin_required=bool(policy.voucher_signin_required.value),
                 session_over=now > ends, session_started=now >= starts)
             cells[(trainee_id, session.id)] = (status, sorted({f for c in found for f in c.flags}))
+    return cells
+
+
+def class_sessions(klass: TrainingClass) -> list[ClassSession]:
+    return list(db.session.scalars(select(ClassSession).where(ClassSession.class_id == klass.id)
+                                   .order_by(ClassSession.day, ClassSession.starts)))
+
+
+def matrix(principal: Principal, class_id: int, *, limit: int = 100, offset: int = 0) -> Matrix:
+    """Trainees (those bound to the class, paged) × every session, each cell's status and flags."""
+    klass = visible_class(principal, class_id)
+    sessions = class_sessions(klass)
+    bound = (select(TraineeProfile, Voucher).join(Voucher, Voucher.trainee_id == TraineeProfile.id)
+             .where(Voucher.bound_class_id == klass.id, Voucher.state != VoucherState.REVOKED))
+    total = db.session.scalar(select(func.count()).select_from(bound.subquery()))
+    trainees = db.session.execute(bound.order_by(TraineeProfile.id).limit(limit).offset(offset)
+                                  ).tuples().all()
+    cells = attendance_cells(klass, sessions, [t.id for t, _ in trainees])
     return Matrix(klass, sessions, list(trainees), cells, total)
 
 

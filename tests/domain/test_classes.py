@@ -9,9 +9,9 @@ from datetime import date, time, timedelta
 import pytest
 
 from server.domain.classes import (
+    DOCUMENT_LABELS,
     ELEMENT_LABELS,
     ClassState,
-    DocumentKind,
     IncompleteApplication,
     InvalidRoster,
     InvalidSite,
@@ -59,7 +59,7 @@ def session(day: date = START, starts: str = "08:30", ends: str = "11:30",
 
 SITE = Site(address="壶关县龙泉镇职业技能培训中心", latitude=36.11, longitude=113.21, radius_m=200)
 TEACHER = Teacher(name="王建国", id_number=id_number(101, "19750612"), certificate_no="TC-2020-0381")
-ALL_DOCUMENTS = {str(kind): n for n, kind in enumerate(DocumentKind, start=1)}
+ALL_DOCUMENTS = {str(kind): n for n, kind in enumerate(DOCUMENT_LABELS, start=1)}
 
 
 def proposal(**changes) -> Proposal:
@@ -385,7 +385,7 @@ def test_a_complete_proposal_lacks_nothing():
         pytest.param({"assessment_plan": ""}, "assessment_plan", id="assessment-plan-empty"),
         pytest.param({"assessment_plan": "  \n "}, "assessment_plan", id="assessment-plan-blank"),
         *[pytest.param({"documents": {k: v for k, v in ALL_DOCUMENTS.items() if k != str(kind)}},
-                       f"documents.{kind}", id=f"document-{kind}") for kind in DocumentKind],
+                       f"documents.{kind}", id=f"document-{kind}") for kind in DOCUMENT_LABELS],
     ],
 )
 def test_each_missing_element_is_named(changes, missing):

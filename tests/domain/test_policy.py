@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from server.domain.certificates import LEVELS, CertificateKind
 from server.domain.eligibility import ProgrammeType
 from server.domain.errors import DomainError
 from server.domain.policy import (
@@ -52,6 +53,8 @@ def sourced_entries(policy: RegionPolicy) -> dict[str, object]:
         **{f"class_opening.lead_days.{k}": v for k, v in opening.lead_days.items()},
         "class_opening.city_approval": opening.city_approval,
         **{f"checkins.{name}": getattr(policy.checkins, name) for name in CHECKIN_FIELDS},
+        "completion.lead_days": policy.completion.lead_days,
+        **{f"certificates.targets.{i}.percent": t.percent for i, t in enumerate(policy.certificate_targets)},
     }
 
 
@@ -125,6 +128,154 @@ def test_xinzhou_lead_time_is_the_seed_s_three_to_five_days():
     lead = shipped()[XINZHOU].class_opening.lead_days_for(P.PUHUI)
     assert lead.value == 3
     assert "开班前 3-5 天" in lead.source
+
+
+# 000 二(二)(3): 培训机构在结业前3天提交结业申请材料. No other seed sets a completion lead time; the
+# product uses Xinzhou's 3 days and says so.
+COMPLETION_LEAD_DAYS = {
+    XINZHOU: (3, "000 二(二)(3)"),
+    HUGUAN: (3, "product default"),
+    WENSHUI: (3, "product default"),
+    YANGQUAN: (3, "product default"),
+    LIN: (3, "product default"),
+}
+
+
+@pytest.mark.parametrize("region", sorted(SHIPPED))
+def test_completion_lead_time_for_every_region_matches_the_seeds(region):
+    days, source = COMPLETION_LEAD_DAYS[region]
+    lead = shipped()[region].completion.lead_days
+    assert lead.value == days
+    assert lead.source.startswith(source), lead.source
+
+
+def test_xinzhou_completion_lead_time_is_the_seed_s_three_days():
+    assert "结业前3天" in shipped()[XINZHOU].completion.lead_days.source
+
+
+@pytest.mark.parametrize("region", sorted(SHIPPED))
+def test_completion_and_target_clauses_cite_the_region_s_own_seed(region):
+    policy = shipped()[region]
+    entries = {"completion.lead_days": policy.completion.lead_days,
+               **{t.name: t.percent for t in policy.certificate_targets}}
+    for where, entry in entries.items():
+        if not entry.source.startswith("product default"):
+            assert entry.source.startswith(SEED_OF[region]), (where, entry.source)
+
+
+# --- certificate-rate targets (004 二(三), 二(六)) -----------------------------------------------
+
+OCCUPATIONS = {o["name"]: o["code"] for o in load(POLICY_DIR.parent / "occupations.json")["occupations"]}
+# 004 二(六) names the brand 吕梁山护工; the product reads it as these occupations.
+CARE_OCCUPATIONS = {OCCUPATIONS[name] for name in ("养老护理员", "健康照护师", "家政服务员", "育婴员")}
+ELECTRICIAN = OCCUPATIONS["电工"]
+CK = CertificateKind
+
+
+def lin_targets() -> dict[int, object]:
+    """Lin county's targets by percent (50: order programme; 90: 吕梁山护工)."""
+    targets = shipped()[LIN].certificate_targets
+    by_percent = {t.percent.value: t for t in targets}
+    assert len(by_percent) == len(targets) == 2
+    return by_percent
+
+
+def test_only_lin_county_sets_certificate_rate_targets():
+    assert {code for code, policy in shipped().items() if policy.certificate_targets} == {LIN}
+
+
+def test_lin_order_programme_target_is_half_reaching_初级_skill_or_qualification_certificates():
+    """004 二(三): 订单式培训……取得初级工职业资格证书或职业技能等级证书需达到50%以上."""
+    order = lin_targets()[50]
+    assert order.programmes == ("order",)
+    assert order.occupations == ()
+    assert set(order.kinds) == {CK.SKILL_LEVEL, CK.VOCATIONAL_QUALIFICATION}
+    assert order.min_level == "初级"
+    assert order.percent.source.startswith("004 二(三)")
+    assert "50%" in order.percent.source
+
+
+def test_lin_care_worker_target_is_ninety_percent_of_the_care_occupations():
+    """004 二(六): 吕梁山护工培训……取证率达到90%以上."""
+    care = lin_targets()[90]
+    assert care.programmes == ()
+    assert set(care.occupations) == CARE_OCCUPATIONS
+    assert len(care.occupations) == len(CARE_OCCUPATIONS)
+    assert {CK.SKILL_LEVEL, CK.VOCATIONAL_QUALIFICATION} <= set(care.kinds)
+    assert CK.TRAINING_QUALIFICATION not in care.kinds
+    assert care.min_level is None
+    assert care.percent.source.startswith("004 二(六)")
+    assert "90%" in care.percent.source
+
+
+def test_the_care_occupations_are_in_the_occupation_catalogue():
+    assert len(CARE_OCCUPATIONS) == 4
+    assert all(re.fullmatch(r"\d-\d{2}-\d{2}-\d{2}", code) for code in CARE_OCCUPATIONS)
+
+
+@pytest.mark.parametrize(
+    ("programme", "occupation", "expected"),
+    [
+        pytest.param(P.PUHUI, "电工", set(), id="puhui-electrician-no-target"),
+        pytest.param(P.PROJECT, "电工", set(), id="project-electrician-no-target"),
+        pytest.param(P.ORDER, "电工", {50}, id="order-electrician"),
+        pytest.param(P.ORDER, "中式烹调师", {50}, id="order-cook"),
+        pytest.param(P.ORDER, "养老护理员", {50, 90}, id="order-elderly-carer-both"),
+        pytest.param(P.PUHUI, "养老护理员", {90}, id="puhui-elderly-carer"),
+        pytest.param(P.PUHUI, "健康照护师", {90}, id="puhui-health-carer"),
+        pytest.param(P.PROJECT, "家政服务员", {90}, id="project-housekeeper"),
+        pytest.param(P.ENTERPRISE, "育婴员", {90}, id="enterprise-nursery-worker"),
+        pytest.param(P.PUHUI, "保育师", set(), id="puhui-childcare-not-a-care-brand-occupation"),
+    ],
+)
+def test_which_lin_targets_apply_to_a_class(programme, occupation, expected):
+    code = OCCUPATIONS.get(occupation, occupation)
+    applying = {percent for percent, t in lin_targets().items() if t.applies_to(programme, code)}
+    assert applying == expected
+
+
+@pytest.mark.parametrize("programme", list(P), ids=str)
+def test_an_order_class_of_any_occupation_has_the_fifty_percent_target_and_only_order(programme):
+    order = lin_targets()[50]
+    for code in [*OCCUPATIONS.values(), ""]:
+        assert order.applies_to(programme, code) is (programme is P.ORDER), (programme, code)
+        assert order.applies_to(str(programme), code) is (programme is P.ORDER)
+
+
+@pytest.mark.parametrize("programme", list(P), ids=str)
+def test_the_care_target_applies_under_every_programme_to_the_care_occupations_only(programme):
+    care = lin_targets()[90]
+    for code in OCCUPATIONS.values():
+        assert care.applies_to(programme, code) is (code in CARE_OCCUPATIONS), (programme, code)
+
+
+@pytest.mark.parametrize(
+    ("percent", "kind", "level", "counts"),
+    [
+        pytest.param(50, CK.SKILL_LEVEL, "初级", True, id="order-skill-初级"),
+        pytest.param(50, CK.VOCATIONAL_QUALIFICATION, "初级", True, id="order-qualification-初级"),
+        pytest.param(50, CK.SKILL_LEVEL, "中级", True, id="order-中级-reaches-初级"),
+        pytest.param(50, CK.VOCATIONAL_QUALIFICATION, "高级技师", True, id="order-高级技师-reaches-初级"),
+        pytest.param(50, CK.SKILL_LEVEL, "", False, id="order-skill-without-level"),
+        pytest.param(50, CK.SPECIAL_ABILITY, "", False, id="order-special-ability-not-counted"),
+        pytest.param(50, CK.SPECIAL_OPERATION, "", False, id="order-special-operation-not-counted"),
+        pytest.param(50, CK.SPECIAL_EQUIPMENT, "", False, id="order-special-equipment-not-counted"),
+        pytest.param(50, CK.TRAINING_QUALIFICATION, "", False, id="order-training-certificate-not-counted"),
+        pytest.param(90, CK.SKILL_LEVEL, "初级", True, id="care-skill-初级"),
+        pytest.param(90, CK.VOCATIONAL_QUALIFICATION, "技师", True, id="care-qualification-技师"),
+        pytest.param(90, CK.SPECIAL_ABILITY, "", True, id="care-special-ability"),
+        pytest.param(90, CK.TRAINING_QUALIFICATION, "", False, id="care-training-certificate-not-counted"),
+    ],
+)
+def test_which_certificates_count_toward_a_lin_target(percent, kind, level, counts):
+    assert lin_targets()[percent].counts(kind, level) is counts
+
+
+@pytest.mark.parametrize("region", sorted(SHIPPED))
+def test_a_training_certificate_never_counts_toward_any_target(region):
+    for target in shipped()[region].certificate_targets:
+        for level in ("", *LEVELS):
+            assert not target.counts(CK.TRAINING_QUALIFICATION, level), (target.name, level)
 
 
 # 002 第六条: Yangquan's order and project openings are approved by the city; 004 二(三): Lin's
@@ -214,6 +365,12 @@ VALID = {
         "signout_before_min": 10, "signout_after_min": 30, "uncertain": "accept_flagged",
         "refuse_accuracy_m": 500, "flag_accuracy_m": 100, "max_offline_hours": 12,
         "voucher_signin_required": False, "evidence_days": 730}.items()},
+    "completion": {"lead_days": {"value": 3, "source": "000 二(二)(3)"}},
+    "certificates": {"targets": [
+        {"name": "订单式培训取证率", "programmes": ["order"], "occupations": [],
+         "kinds": ["skill_level", "vocational_qualification"], "min_level": "初级",
+         "percent": {"value": 50, "source": "004 二(三)"}},
+    ]},
 }
 
 
@@ -227,6 +384,65 @@ def test_the_valid_document_parses():
     assert policy.class_opening.approval_level(P.ORDER) is RegionLevel.CITY
 
 
+def test_the_valid_document_s_completion_and_target_parse():
+    policy = parse_policy(copy.deepcopy(VALID))
+    assert policy.completion.lead_days.value == 3
+    assert policy.completion.lead_days.source == "000 二(二)(3)"
+    (target,) = policy.certificate_targets
+    assert target.name == "订单式培训取证率"
+    assert target.programmes == ("order",)
+    assert target.occupations == ()
+    assert target.kinds == (CertificateKind.SKILL_LEVEL, CertificateKind.VOCATIONAL_QUALIFICATION)
+    assert all(isinstance(kind, CertificateKind) for kind in target.kinds)
+    assert target.min_level == "初级"
+    assert target.percent.value == 50
+
+
+def test_no_targets_and_a_zero_completion_lead_time_are_allowed():
+    doc = copy.deepcopy(VALID)
+    doc["certificates"]["targets"] = []
+    doc["completion"]["lead_days"]["value"] = 0
+    policy = parse_policy(doc)
+    assert policy.certificate_targets == ()
+    assert policy.completion.lead_days.value == 0
+
+
+@pytest.mark.parametrize("percent", [1, 100])
+def test_a_target_of_1_to_100_percent_is_allowed(percent):
+    doc = copy.deepcopy(VALID)
+    doc["certificates"]["targets"][0]["percent"]["value"] = percent
+    assert parse_policy(doc).certificate_targets[0].percent.value == percent
+
+
+@pytest.mark.parametrize("key", ["programmes", "occupations", "min_level"])
+@pytest.mark.parametrize("empty", ["absent", None])
+def test_a_target_may_leave_programmes_occupations_and_level_open(key, empty):
+    """No programmes: any programme; no occupations: any occupation; no min_level: any level."""
+    doc = copy.deepcopy(VALID)
+    target = doc["certificates"]["targets"][0]
+    if empty == "absent":
+        del target[key]
+    else:
+        target[key] = empty
+    parsed = parse_policy(doc).certificate_targets[0]
+    assert parsed.applies_to(P.PUHUI if key == "programmes" else P.ORDER, "6-31-01-03")
+    assert parsed.counts(CertificateKind.SKILL_LEVEL, "初级")
+    if key == "min_level":
+        assert parsed.min_level is None
+
+
+def test_a_target_with_several_occupations_and_every_level_parses():
+    doc = copy.deepcopy(VALID)
+    for level in LEVELS:
+        doc["certificates"]["targets"].append({
+            "name": f"{level}取证率", "programmes": ["puhui", "project"], "occupations": ["4-10-01-05"],
+            "kinds": ["special_ability"], "min_level": level,
+            "percent": {"value": 90, "source": "004 二(六)"}})
+    targets = parse_policy(doc).certificate_targets
+    assert [t.min_level for t in targets[1:]] == list(LEVELS)
+    assert targets[1].programmes == ("puhui", "project")
+
+
 def test_a_zero_lead_time_is_allowed():
     doc = copy.deepcopy(VALID)
     doc["class_opening"]["lead_days"]["default"]["value"] = 0
@@ -235,6 +451,9 @@ def test_a_zero_lead_time_is_allowed():
 
 DELETE = object()
 LEAD = "class_opening.lead_days"
+COMPLETION_LEAD = "completion.lead_days"
+TARGETS = "certificates.targets"
+TARGET = "certificates.targets.0"
 
 
 def _set(path: str, value):
@@ -244,11 +463,23 @@ def _set(path: str, value):
         *parents, last = path.split(".")
         node = doc
         for part in parents:
-            node = node[part]
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        key = int(last) if isinstance(node, list) else last
         if value is DELETE:
-            del node[last]
+            del node[key]
         else:
-            node[last] = value
+            node[key] = value
+        return doc
+
+    return mutate
+
+
+def _second_target(**changes):
+    """A copy of VALID with a second target: the first one with `changes`."""
+
+    def mutate(doc):
+        targets = doc["certificates"]["targets"]
+        targets.append({**copy.deepcopy(targets[0]), **changes})
         return doc
 
     return mutate
@@ -305,6 +536,79 @@ MALFORMED = [
                  id="city_approval-empty-source"),
     pytest.param(_set("class_opening.city_approval", DELETE), "city_approval",
                  id="missing-city_approval"),
+    # completion (000 二(二)(3))
+    pytest.param(_set("completion", DELETE), "completion.lead_days", id="missing-completion"),
+    pytest.param(_set("completion", []), "completion.lead_days", id="completion-a-list"),
+    pytest.param(_set(COMPLETION_LEAD, DELETE), "completion.lead_days", id="missing-completion-lead_days"),
+    pytest.param(_set(COMPLETION_LEAD, 3), "completion.lead_days", id="completion-lead-bare-number"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.source", DELETE), "completion.lead_days",
+                 id="completion-lead-without-source"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.source", ""), "completion.lead_days",
+                 id="completion-lead-empty-source"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.source", "  "), "completion.lead_days",
+                 id="completion-lead-blank-source"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.note", "x"), "completion.lead_days",
+                 id="completion-lead-extra-key"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.value", -1), "completion.lead_days", id="completion-lead-negative"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.value", True), "completion.lead_days",
+                 id="completion-lead-boolean"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.value", "3"), "completion.lead_days", id="completion-lead-string"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.value", 2.5), "completion.lead_days",
+                 id="completion-lead-fraction"),
+    pytest.param(_set(f"{COMPLETION_LEAD}.value", None), "completion.lead_days", id="completion-lead-null"),
+    # certificate-rate targets (004 二(三), 二(六))
+    pytest.param(_set("certificates", DELETE), "certificates.targets", id="missing-certificates"),
+    pytest.param(_set("certificates", []), "certificates.targets", id="certificates-a-list"),
+    pytest.param(_set(TARGETS, DELETE), "certificates.targets", id="missing-targets"),
+    pytest.param(_set(TARGETS, {}), "certificates.targets", id="targets-an-object"),
+    pytest.param(_set(TARGETS, None), "certificates.targets", id="targets-null"),
+    pytest.param(_set(TARGETS, "订单式培训取证率"), "certificates.targets", id="targets-a-string"),
+    pytest.param(_set(TARGET, "订单式培训取证率"), TARGET, id="target-a-string"),
+    pytest.param(_set(TARGET, None), TARGET, id="target-null"),
+    pytest.param(_set(f"{TARGET}.name", DELETE), TARGET, id="target-without-name"),
+    pytest.param(_set(f"{TARGET}.name", ""), TARGET, id="target-empty-name"),
+    pytest.param(_set(f"{TARGET}.name", "   "), TARGET, id="target-blank-name"),
+    pytest.param(_set(f"{TARGET}.name", None), TARGET, id="target-null-name"),
+    pytest.param(_set(f"{TARGET}.programmes", ["weekly"]), f"{TARGET}.programmes",
+                 id="target-unknown-programme"),
+    pytest.param(_set(f"{TARGET}.programmes", ["order", "Order"]), f"{TARGET}.programmes",
+                 id="target-programme-wrong-case"),
+    pytest.param(_set(f"{TARGET}.programmes", ["订单式"]), f"{TARGET}.programmes",
+                 id="target-programme-label-not-value"),
+    pytest.param(_set(f"{TARGET}.programmes", "order"), f"{TARGET}.programmes",
+                 id="target-programmes-a-string"),
+    pytest.param(_set(f"{TARGET}.occupations", [4100105]), f"{TARGET}.occupations",
+                 id="target-occupation-a-number"),
+    pytest.param(_set(f"{TARGET}.occupations", ["4-10-01-05", None]), f"{TARGET}.occupations",
+                 id="target-occupation-null"),
+    pytest.param(_set(f"{TARGET}.kinds", ["diploma"]), f"{TARGET}.kinds", id="target-unknown-kind"),
+    pytest.param(_set(f"{TARGET}.kinds", ["skill_level", "职业技能等级证书"]), f"{TARGET}.kinds",
+                 id="target-kind-label-not-value"),
+    pytest.param(_set(f"{TARGET}.kinds", "skill_level"), f"{TARGET}.kinds", id="target-kinds-a-string"),
+    pytest.param(_set(f"{TARGET}.kinds", []), f"{TARGET}.kinds", id="target-empty-kinds"),
+    pytest.param(_set(f"{TARGET}.kinds", None), f"{TARGET}.kinds", id="target-null-kinds"),
+    pytest.param(_set(f"{TARGET}.kinds", DELETE), f"{TARGET}.kinds", id="target-without-kinds"),
+    pytest.param(_set(f"{TARGET}.min_level", "五级"), f"{TARGET}.min_level", id="target-min_level-五级"),
+    pytest.param(_set(f"{TARGET}.min_level", "初级工"), f"{TARGET}.min_level", id="target-min_level-初级工"),
+    pytest.param(_set(f"{TARGET}.min_level", ""), f"{TARGET}.min_level", id="target-min_level-empty"),
+    pytest.param(_set(f"{TARGET}.min_level", 1), f"{TARGET}.min_level", id="target-min_level-a-number"),
+    pytest.param(_set(f"{TARGET}.percent.value", 0), f"{TARGET}.percent", id="target-percent-zero"),
+    pytest.param(_set(f"{TARGET}.percent.value", 101), f"{TARGET}.percent", id="target-percent-101"),
+    pytest.param(_set(f"{TARGET}.percent.value", -50), f"{TARGET}.percent", id="target-percent-negative"),
+    pytest.param(_set(f"{TARGET}.percent.value", 50.5), f"{TARGET}.percent", id="target-percent-fraction"),
+    pytest.param(_set(f"{TARGET}.percent.value", "50"), f"{TARGET}.percent", id="target-percent-string"),
+    pytest.param(_set(f"{TARGET}.percent.value", True), f"{TARGET}.percent", id="target-percent-boolean"),
+    pytest.param(_set(f"{TARGET}.percent.value", None), f"{TARGET}.percent", id="target-percent-null"),
+    pytest.param(_set(f"{TARGET}.percent", 50), f"{TARGET}.percent", id="target-percent-not-sourced"),
+    pytest.param(_set(f"{TARGET}.percent.source", ""), f"{TARGET}.percent", id="target-percent-empty-source"),
+    pytest.param(_set(f"{TARGET}.percent.source", DELETE), f"{TARGET}.percent",
+                 id="target-percent-without-source"),
+    pytest.param(_set(f"{TARGET}.percent", DELETE), f"{TARGET}.percent", id="target-without-percent"),
+    pytest.param(_second_target(kinds=["diploma"]), "certificates.targets.1.kinds",
+                 id="second-target-unknown-kind"),
+    pytest.param(_second_target(name=""), "certificates.targets.1", id="second-target-without-name"),
+    pytest.param(_second_target(percent={"value": 0, "source": "004 二(六)"}),
+                 "certificates.targets.1.percent", id="second-target-percent-zero"),
 ]
 
 
