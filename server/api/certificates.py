@@ -4,11 +4,12 @@ the certificate rate per class, and the public verification page."""
 from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
 
 from server.adapters.exports import content_disposition
 from server.api import schemas as s
 from server.api.classes import BUREAU
-from server.api.errors import status_for
+from server.api.errors import rate_limited, status_for
 from server.api.http import organisation_out, parse_body, parse_query, person_out, respond
 from server.api.openapi import documented
 from server.api.security import current_principal, signed_in
@@ -17,7 +18,7 @@ from server.domain.certificates import KIND_LABELS, STATE_LABELS, CertificateSta
 from server.domain.completion import STATE_LABELS as COMPLETION_LABELS
 from server.domain.completion import Filing
 from server.domain.eligibility import PROGRAMME_LABELS
-from server.domain.errors import DomainError
+from server.domain.errors import DomainError, RateLimited
 from server.domain.identity import mask_name
 from server.extensions import rate_limit
 from server.services import certificates, clock, completions
@@ -251,6 +252,14 @@ def verify(number: str):
     else:
         return _page(found, None, 200)
     return _uncached(response)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def verify_rate_limited(exc: RateLimitExceeded):
+    """A person at the public page gets a page saying so, not JSON."""
+    if request.endpoint != "certificates.verify" or _wants_json():
+        return rate_limited(exc)
+    return _page(None, RateLimited(), 429)
 
 
 def _page(found: s.PublicCertificate | None, error: DomainError | None, status: int):

@@ -55,6 +55,10 @@ def status_for(error: e.DomainError) -> int:
     return 422
 
 
+def rate_limited(exc: RateLimitExceeded):
+    return error_response(429, "RATE_LIMITED", "操作过于频繁，请稍后再试", {"limit": str(exc.limit.limit)})
+
+
 def error_response(status: int, code: str, message: str, details: dict | None = None):
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status
@@ -83,11 +87,7 @@ def register_error_handlers(app: Flask) -> None:
     def validation_error(exc: ValidationError):
         return error_response(422, "VALIDATION_FAILED", "提交的数据不正确", _pydantic_details(exc))
 
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(exc: RateLimitExceeded):
-        response = error_response(429, "RATE_LIMITED", "操作过于频繁，请稍后再试",
-                                  {"limit": str(exc.limit.limit)})
-        return response
+    app.register_error_handler(RateLimitExceeded, rate_limited)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -390,6 +390,11 @@ def test_the_public_page_is_rate_limited(client, world):
     statuses = [client.get("/verify/S14042726-0000000000", headers={"Accept": "application/json"}).status_code
                 for _ in range(61)]
     assert set(statuses[:60]) == {404} and statuses[60] == 429  # a well-formed number no one holds
+    assert client.get("/verify/S14042726-0000000000", headers={"Accept": "application/json"}
+                      ).json["error"]["code"] == "RATE_LIMITED"
+    page = client.get("/verify/S14042726-0000000000")  # a person at the page is told in a page
+    assert page.status_code == 429 and page.mimetype == "text/html"
+    assert "操作过于频繁" in page.get_data(as_text=True)
 
 
 def test_only_the_bureau_revokes_and_with_a_reason(client, world):
