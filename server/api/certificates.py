@@ -137,7 +137,7 @@ def certificate_out(view: certificates.CertificateView, viewer: Principal) -> s.
 def issue_certificates(class_id: int):
     body = parse_body(s.IssueRequest)
     made = certificates.issue(current_principal(), class_id, body.kind, body.trainee_ids)
-    views = [certificates.visible_certificate(current_principal(), c.id) for c in made]
+    views = certificates.views_of(made)
     return respond(s.CertificateList(items=[certificate_out(v, current_principal()) for v in views],
                                       total=len(views)), 201)
 

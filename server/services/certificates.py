@@ -224,6 +224,11 @@ def _select():
     return select(Certificate, TraineeProfile, TrainingClass, Organisation, Occupation)
 
 
+def views_of(certificates: list[Certificate]) -> list[CertificateView]:
+    """Just-issued certificates with their holder, class, issuer and occupation (one query)."""
+    return _views(_select().where(Certificate.id.in_([c.id for c in certificates])).order_by(Certificate.id))
+
+
 def visible_certificate(principal: Principal, certificate_id: int) -> CertificateView:
     found = _views(_select().where(Certificate.id == certificate_id, certificate_clause(principal)))
     if not found:
