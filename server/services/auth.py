@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from server.adapters import access_tokens, passwords
 from server.domain import accounts
@@ -235,6 +235,16 @@ def logout(principal: Principal, refresh_token: str) -> None:
     db.session.commit()
 
 
+# Built once: every request runs it, and building a statement and its cache key costs more
+# than running it (bench/RESULTS.md, check-ins).
+_PRINCIPAL_COLUMNS = (
+    select(User.role, User.is_active, User.token_version, User.organisation_id,
+           Organisation.region_code, TraineeProfile.id)
+    .outerjoin(Organisation, Organisation.id == User.organisation_id)
+    .outerjoin(TraineeProfile, TraineeProfile.user_id == User.id)
+    .where(User.id == bindparam("user_id")))
+
+
 def principal_from_access_token(token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated()
@@ -245,12 +255,7 @@ def principal_from_access_token(token: str | None) -> Principal:
     # Every request's first statement: the columns a Principal needs, in a read-only transaction
     # of its own (the request's work begins afterwards), not the User with its eager relations.
     with read_only_transaction():
-        found = db.session.execute(
-            select(User.role, User.is_active, User.token_version, User.organisation_id,
-                   Organisation.region_code, TraineeProfile.id)
-            .outerjoin(Organisation, Organisation.id == User.organisation_id)
-            .outerjoin(TraineeProfile, TraineeProfile.user_id == User.id)
-            .where(User.id == int(claims["sub"]))).first()
+        found = db.session.execute(_PRINCIPAL_COLUMNS, {"user_id": int(claims["sub"])}).first()
     if found is None:
         raise TokenInvalid()
     role, is_active, version, organisation_id, region_code, trainee_id = found

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from flask import current_app
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.adapters import selfies
@@ -132,8 +132,7 @@ def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: 
         raise ValidationFailed("请求标识应为 8 到 64 个字符", code="INVALID_IDEMPOTENCY_KEY")
     digest = _body_digest(session_id, data, selfie)
     with read_only_transaction():
-        earlier = db.session.scalar(select(Checkin).where(Checkin.trainee_id == principal.trainee_id,
-                                                          Checkin.idempotency_key == key))
+        earlier = db.session.scalar(_EARLIER_ATTEMPT, {"trainee_id": principal.trainee_id, "key": key})
         if earlier is not None:
             if earlier.body_sha256 != digest:
                 raise Conflict("该请求标识已用于另一次打卡", code="IDEMPOTENCY_KEY_REUSED")
@@ -164,8 +163,7 @@ def check_in(principal: Principal, session_id: int, data: CheckinInput, selfie: 
         db.session.rollback()
         store.delete(row.selfie_key)
         store.delete(row.thumbnail_key)
-        raced = db.session.scalar(select(Checkin).where(Checkin.trainee_id == principal.trainee_id,
-                                                        Checkin.idempotency_key == key))
+        raced = db.session.scalar(_EARLIER_ATTEMPT, {"trainee_id": principal.trainee_id, "key": key})
         if raced is not None and raced.body_sha256 == digest:
             return raced, True
         raise Conflict("本课时已打过卡", code="CHECKIN_DUPLICATE") from None
@@ -233,24 +231,33 @@ def _checked(principal: Principal, session_id: int, data: CheckinInput, selfie: 
                    flags=[], flagged=False, review=Review.NONE, review_reason=None)
 
 
+# The check-in path's statements are built once, with bound parameters: building a statement
+# and its cache key on every request cost more than running it (bench/RESULTS.md, check-ins).
+_TRAINEE, _SESSION = bindparam("trainee_id"), bindparam("session_id")
+
+_EARLIER_ATTEMPT = select(Checkin).where(Checkin.trainee_id == _TRAINEE,
+                                         Checkin.idempotency_key == bindparam("key"))
+
+_CONTEXT = (
+    select(ClassSession.class_id, ClassSession.day, ClassSession.starts, ClassSession.ends,
+           TrainingClass.region_code, ClassSite.fence_latitude, ClassSite.fence_longitude,
+           ClassSite.radius_m, Voucher.id.label("voucher_id"), Voucher.state.label("voucher_state"),
+           _CONSENT_IN_FORCE.label("consent_in_force"),
+           select(Checkin.id).where(Checkin.session_id == ClassSession.id, Checkin.trainee_id == _TRAINEE,
+                                    Checkin.kind == bindparam("kind")).exists().label("already_checked_in"))
+    .join(TrainingClass, TrainingClass.id == ClassSession.class_id)
+    .join(ClassSite, ClassSite.class_id == ClassSession.class_id)
+    .outerjoin(Voucher, and_(Voucher.trainee_id == _TRAINEE, Voucher.bound_class_id == ClassSession.class_id))
+    .outerjoin(FaceConsent, FaceConsent.trainee_id == _TRAINEE)
+    .where(ClassSession.id == _SESSION))
+
+
 def _checkin_context(trainee_id: int, session_id: int, kind: CheckinKind):
     """In one query: the session and its class's region and fence, the trainee's voucher bound
     to the class (None columns if none), their face consent, and whether they already have a
     check-in of `kind` at the session. None if there is no such session."""
-    already = (select(Checkin.id).where(Checkin.session_id == ClassSession.id,
-                                        Checkin.trainee_id == trainee_id, Checkin.kind == kind)
-               .exists().label("already_checked_in"))
-    return db.session.execute(
-        select(ClassSession.class_id, ClassSession.day, ClassSession.starts, ClassSession.ends,
-               TrainingClass.region_code, ClassSite.fence_latitude, ClassSite.fence_longitude,
-               ClassSite.radius_m, Voucher.id.label("voucher_id"), Voucher.state.label("voucher_state"),
-               _CONSENT_IN_FORCE.label("consent_in_force"), already)
-        .join(TrainingClass, TrainingClass.id == ClassSession.class_id)
-        .join(ClassSite, ClassSite.class_id == ClassSession.class_id)
-        .outerjoin(Voucher, and_(Voucher.trainee_id == trainee_id,
-                                 Voucher.bound_class_id == ClassSession.class_id))
-        .outerjoin(FaceConsent, FaceConsent.trainee_id == trainee_id)
-        .where(ClassSession.id == session_id)).first()
+    return db.session.execute(_CONTEXT, {"trainee_id": trainee_id, "session_id": session_id,
+                                         "kind": kind}).first()
 
 
 _FACT_COLUMNS = (Checkin.id, Checkin.trainee_id, Checkin.session_id, Checkin.received_at,
@@ -266,16 +273,24 @@ def _facts(c) -> rules.CheckinFacts:
                               accuracy_m=c.accuracy_m, placement=c.placement, phash=c.phash)
 
 
+_SAME_SESSION = select(*_FACT_COLUMNS).where(
+    Checkin.session_id == _SESSION, Checkin.kind == bindparam("kind"), Checkin.trainee_id != _TRAINEE)
+_OWN_HISTORY = (select(*_FACT_COLUMNS).where(Checkin.trainee_id == _TRAINEE)
+                .order_by(Checkin.id.desc()).limit(HISTORY_LIMIT))
+_CLASS_SELFIES = (select(Checkin.trainee_id, Checkin.phash)
+                  .where(Checkin.class_id == bindparam("class_id"), Checkin.trainee_id != _TRAINEE,
+                         Checkin.phash.is_not(None))
+                  .order_by(Checkin.id.desc()).limit(CLASS_SELFIES_LIMIT))
+
+
 def _flags_for_new(row: Checkin) -> list[rules.Flag]:
     """The new check-in's flags against the session's others, the trainee's own recent ones and
     the class's recent selfies: only the columns the rules read."""
-    same_session = db.session.execute(select(*_FACT_COLUMNS).where(
-        Checkin.session_id == row.session_id, Checkin.kind == row.kind, Checkin.trainee_id != row.trainee_id))
-    own = db.session.execute(select(*_FACT_COLUMNS).where(Checkin.trainee_id == row.trainee_id)
-                             .order_by(Checkin.id.desc()).limit(HISTORY_LIMIT))
-    others = db.session.execute(select(Checkin.trainee_id, Checkin.phash).where(
-        Checkin.class_id == row.class_id, Checkin.trainee_id != row.trainee_id, Checkin.phash.is_not(None))
-        .order_by(Checkin.id.desc()).limit(CLASS_SELFIES_LIMIT)).tuples().all()
+    params = {"trainee_id": row.trainee_id, "session_id": row.session_id, "kind": row.kind,
+              "class_id": row.class_id}
+    same_session = db.session.execute(_SAME_SESSION, params)
+    own = db.session.execute(_OWN_HISTORY, params)
+    others = db.session.execute(_CLASS_SELFIES, params).tuples().all()
     new = _facts(row)
     return rules.flags_for(new, [_facts(c) for c in same_session], [_facts(c) for c in own],
                            _thresholds(row.region_code), other_selfies=list(others))
