@@ -41,6 +41,15 @@ def register_commands(app: Flask) -> None:
         expired = vouchers.expire_due()
         click.echo(f"expired {len(expired)} voucher(s)" + (": " + ", ".join(expired[:20]) if expired else ""))
 
+    @app.cli.command("end-notices")
+    def end_notices() -> None:
+        """Move claims whose public notice (5 working days) has passed with no open objection on
+        to finance (run daily, e.g. from cron at 00:20)."""
+        from server.services import claim_review
+
+        ended = claim_review.end_due_notices()
+        click.echo(f"{len(ended)} notice(s) ended" + (": " + ", ".join(ended[:20]) if ended else ""))
+
     @app.cli.command("purge-selfies")
     def purge_selfies() -> None:
         """Delete selfies older than each region's evidence period (run daily); check-in rows stay."""

@@ -6,7 +6,17 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from server.api import accounts, auth, certificates, checkins, classes, directory, system, vouchers
+    from server.api import (
+        accounts,
+        auth,
+        certificates,
+        checkins,
+        claims,
+        classes,
+        directory,
+        system,
+        vouchers,
+    )
 
-    for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates):
+    for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates, claims):
         app.register_blueprint(module.bp)

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from server.domain import errors as e
 from server.domain.classes import ClassNotOpen
 from server.domain.vouchers import IllegalVoucherTransition, VoucherUnavailable
+from server.domain.workdays import HolidayCalendarMissing
 
 log = logging.getLogger("skillvoucher.api")
 
@@ -34,6 +35,9 @@ STATUS_BY_ERROR: list[tuple[type[e.DomainError], int]] = [
     (e.RateLimited, 429),
     (e.PayloadTooLarge, 413),
     (e.ValidationFailed, 422),
+    # The installed holiday calendar stops before the year asked: an operations problem to fix
+    # by updating chinese-calendar, not the caller's mistake.
+    (HolidayCalendarMissing, 503),
 ]
 
 HTTP_CODES = {

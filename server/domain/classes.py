@@ -50,6 +50,7 @@ class DocumentKind(StrEnum):
     COURSE_SCHEDULE = "course_schedule"  # 课程安排表
     COMPLETION_REPORT = "completion_report"  # 培训结业申请报告
     COMPLETION_REVIEW_FORM = "completion_review_form"  # 培训结业申请审核表
+    EMPLOYMENT_PROOF = "employment_proof"  # 就业证明材料 (a subsidy claim's; 000 三(一), 003 四(三))
 
 
 # The documents of an opening application (000 二(二)(2)); a change to them is a new version.
@@ -63,6 +64,8 @@ COMPLETION_DOCUMENT_LABELS = {
     DocumentKind.COMPLETION_REPORT: "培训结业申请报告",
     DocumentKind.COMPLETION_REVIEW_FORM: "培训结业申请审核表",
 }
+# A subsidy claim's documents: uploaded once the class has run, never part of an opening version.
+CLAIM_DOCUMENT_LABELS = {DocumentKind.EMPLOYMENT_PROOF: "就业证明材料"}
 
 # The elements 000 二(二)(2) and 001 三(一) / 002 第十条 require, with the label shown to
 # the institution when one is missing.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from enum import StrEnum
 
 from server.domain.attendance import CellStatus
@@ -135,6 +135,31 @@ def attendance(cells: Iterable[tuple[date, CellStatus]]) -> Attendance:
         days[day] = days.get(day, True) and status is CellStatus.PRESENT
     return Attendance(attended_days=sum(days.values()), planned_days=len(days), present_sessions=present,
                       total_sessions=total, pending_sessions=pending)
+
+
+NOON = time(12, 0)
+
+
+def half_of_day(starts: time) -> str:
+    """"am" for a session that starts before noon, else "pm": subsidies count days in halves,
+    morning and afternoon (003 五(二) deducts missing video by the half day)."""
+    return "am" if starts < NOON else "pm"
+
+
+@dataclass(frozen=True)
+class HalfDays:
+    attended: int  # half days on which every session was present
+    planned: int  # half days with sessions
+
+
+def half_days(cells: Iterable[tuple[date, time, CellStatus]]) -> HalfDays:
+    """Sum a trainee's session cells (day, start, status) into attended half days: a half day
+    counts when every session in it is present, as a day does in `attendance`."""
+    halves: dict[tuple[date, str], bool] = {}
+    for day, starts, status in cells:
+        key = (day, half_of_day(starts))
+        halves[key] = halves.get(key, True) and status is CellStatus.PRESENT
+    return HalfDays(attended=sum(halves.values()), planned=len(halves))
 
 
 def require_approved(state: CompletionState | None) -> None:

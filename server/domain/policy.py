@@ -3,20 +3,26 @@
 Each region that has its own policy document ships one JSON file in server/data/policies/,
 and every number in it carries the seed clause it comes from (`{"value": 7, "source":
 "001 三(一) …"}`). This module parses and validates those documents and answers the questions
-the rules ask; reading the files is the services' job. The subsidy sections arrive with the
-money issue; this one covers vouchers, class openings and completions, check-ins and
-certificate-rate targets.
+the rules ask; reading the files is the services' job. It covers vouchers, class openings and
+completions, check-ins and certificate-rate targets; the `subsidy` section (the money standards,
+versioned by effective date) is parsed by server.domain.subsidy_policy and hangs on
+RegionPolicy.subsidy. A region without a file of its own gets the nearest enclosing region's
+(county → city → province 140000).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from server.domain.certificates import LEVELS, CertificateKind, level_reaches
 from server.domain.eligibility import ProgrammeType
 from server.domain.errors import DomainError
 from server.domain.regions import RegionLevel, is_within, level_of, parent_code, validate_code
+
+if TYPE_CHECKING:
+    from server.domain.subsidy_policy import SubsidyPolicy
 
 
 class PolicyInvalid(ValueError):
@@ -117,6 +123,7 @@ class RegionPolicy:
     checkins: CheckinPolicy
     completion: CompletionPolicy
     certificate_targets: tuple[CertificateTarget, ...]
+    subsidy: SubsidyPolicy | None = None  # None: the file sets no subsidy standards
 
 
 def _sourced(doc: dict, path: str, kind: type) -> Sourced:
@@ -147,6 +154,9 @@ def _sourced(doc: dict, path: str, kind: type) -> Sourced:
 
 def parse_policy(doc: dict) -> RegionPolicy:
     """A validated policy, or PolicyInvalid naming the first bad entry."""
+    # Imported here: the subsidy parser builds on Sourced and PolicyInvalid above.
+    from server.domain.subsidy_policy import parse_subsidy
+
     if not isinstance(doc, dict):
         raise PolicyInvalid("a policy must be a JSON object")
     for key in ("region_code", "effective_from", "name", "seed"):
@@ -184,6 +194,7 @@ def parse_policy(doc: dict) -> RegionPolicy:
         checkins=_checkins(doc),
         completion=CompletionPolicy(lead_days=_sourced(doc, "completion.lead_days", int)),
         certificate_targets=_certificate_targets(doc),
+        subsidy=parse_subsidy(doc.get("subsidy")),
     )
 
 

@@ -68,6 +68,9 @@ class CompletionEntry(db.Model):
     present_sessions: Mapped[int] = mapped_column(Integer)
     total_sessions: Mapped[int] = mapped_column(Integer)
     pending_sessions: Mapped[int] = mapped_column(Integer)
+    # Half days (morning, afternoon) on which every session was present: what subsidies count.
+    attended_half_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    planned_half_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AssessmentResult(db.Model):

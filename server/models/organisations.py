@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.domain.access import OrgKind
@@ -26,5 +26,8 @@ class Organisation(db.Model):
     # 统一社会信用代码: an evaluator sharing the legal entity of a trainer is refused (002 第十四条)
     social_credit_code: Mapped[str | None] = mapped_column(String(18))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Suspended for fraud (002 第十七条): no new class or claim from `suspended_from` until lifted.
+    suspended_from: Mapped[date | None] = mapped_column(Date)
+    suspended_reason: Mapped[str | None] = mapped_column(String(200))
 
     region: Mapped[Region] = relationship(lazy="joined")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from server.adapters import documents
 from server.domain import classes as rules
 from server.domain.access import Principal, Role, require_role
+from server.domain.claims import require_not_suspended
 from server.domain.classes import ClassState, DocumentKind, Proposal, VersionState
 from server.domain.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from server.domain.geofence import Datum, to_wgs84
@@ -165,6 +166,8 @@ def create(principal: Principal, header: ClassHeader, fields: dict) -> TrainingC
     occupation_and_level(header.occupation_code, header.level)
     training_region(header.region_code)
     institution = db.session.get(Organisation, principal.organisation_id)
+    if institution.suspended_from is not None:  # 002 第十七条: no new classes while suspended
+        require_not_suspended(clock.today(), [(institution.suspended_from, None)])
     # An institution runs classes in its own city (a county school may not open in another city).
     if not is_within(header.region_code, institution.region_code[:4] + "00"):
         raise Forbidden("只能在本机构所在市内开班", code="CLASS_REGION_OUT_OF_AREA",
@@ -236,11 +239,14 @@ def upload_document(principal: Principal, class_id: int, kind: str, filename: st
     except ValueError:
         raise ValidationFailed("材料类型不正确", code="INVALID_DOCUMENT_KIND",
                                details={"allowed": [str(k) for k in DocumentKind]}) from None
-    # An opening document changes the application (a new version); a completion one does not.
+    # An opening document changes the application (a new version); a completion or claim one does not.
     completion = kind in rules.COMPLETION_DOCUMENT_LABELS
+    claim = kind in rules.CLAIM_DOCUMENT_LABELS
     if completion and klass.state is not ClassState.APPROVED:
         raise VersionConflict("班级开班获批后、结业前方可上传结业材料", code="CLASS_NOT_OPEN")
-    version = None if completion else _editable_version(principal, klass)
+    if claim and klass.state not in (ClassState.APPROVED, ClassState.FINISHED):
+        raise VersionConflict("班级开班获批后方可上传就业证明材料", code="CLASS_NOT_OPEN")
+    version = None if completion or claim else _editable_version(principal, klass)
     try:
         doc = documents.inspect(data, filename or "", max_bytes=DOCUMENT_MAX_BYTES)
     except documents.DocumentRejected as exc:

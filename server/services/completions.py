@@ -63,16 +63,21 @@ def _in_training(klass: TrainingClass) -> list[tuple[TraineeProfile, Voucher]]:
         .order_by(TraineeProfile.id)).tuples())
 
 
-def _attendance(klass: TrainingClass, trainee_ids: list[int]) -> dict[int, rules.Attendance]:
+def _attendance(klass: TrainingClass, trainee_ids: list[int]
+                ) -> dict[int, tuple[rules.Attendance, rules.HalfDays]]:
     sessions = supervision.class_sessions(klass)
     cells = supervision.attendance_cells(klass, sessions, trainee_ids)
-    return {t: rules.attendance((s.day, cells[(t, s.id)][0]) for s in sessions) for t in trainee_ids}
+    return {t: (rules.attendance((s.day, cells[(t, s.id)][0]) for s in sessions),
+                rules.half_days((s.day, s.starts, cells[(t, s.id)][0]) for s in sessions))
+            for t in trainee_ids}
 
 
-def _set_attendance(entry: CompletionEntry, figures: rules.Attendance) -> None:
-    entry.attended_days, entry.planned_days = figures.attended_days, figures.planned_days
-    entry.present_sessions, entry.total_sessions = figures.present_sessions, figures.total_sessions
-    entry.pending_sessions = figures.pending_sessions
+def _set_attendance(entry: CompletionEntry, figures: tuple[rules.Attendance, rules.HalfDays]) -> None:
+    days, halves = figures
+    entry.attended_days, entry.planned_days = days.attended_days, days.planned_days
+    entry.present_sessions, entry.total_sessions = days.present_sessions, days.total_sessions
+    entry.pending_sessions = days.pending_sessions
+    entry.attended_half_days, entry.planned_half_days = halves.attended, halves.planned
 
 
 def file(principal: Principal, class_id: int, filing: Filing) -> CompletionFiling:

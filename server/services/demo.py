@@ -2,7 +2,9 @@
 bureaus, finance bureaus, institutions, staff and trainees, so the app can be tried at once; and
 the product at work: in each region trainees 21-30 hold vouchers (issued, bound, rejected,
 revoked, one waiting for review in Xinzhou and Yangquan) and `<region>.inst1` runs an approved
-class whose roster is half scanned. Trainees 1-20 are left untouched, to try the app with.
+class whose roster is half scanned. In Lin, trainees 11-20 took two finished classes of
+`linxian.inst2`, one with a subsidy claim ready for payment, one ready to claim (demo_claims.py).
+Trainees 1-10 are left untouched, to try the app with.
 
 The vouchers and classes are made through the real services (trainees apply, `<region>.reviewer1`
 decides, `<region>.inst1` files, uploads, submits and scans), so the rules, the audit trail and
@@ -220,8 +222,9 @@ def _home_codes(region_code: str) -> list[str]:
 
 # --- the product at work: vouchers and a class per region ---------------------------------
 
-# Trainees 1-20 of each region are left without vouchers, so the README's walk and anyone trying
-# the app find trainees who may still apply for anything; 21-30 hold the demo's vouchers.
+# Trainees 1-10 of each region are left without vouchers, so the README's walk and anyone trying
+# the app find trainees who may still apply for anything; 21-30 hold the demo's vouchers (and in
+# Lin 11-20 took the past classes of demo_claims.py).
 FIRST_ACTIVE_TRAINEE = 21
 
 
@@ -387,7 +390,7 @@ SESSION_TOPICS = ("养老护理职业道德与安全", "生活照料：饮食与
                   "康复服务：功能锻炼", "综合考核：理论与实操")
 
 
-def _class_fields(region: DemoRegion, start: date, roster: list[str], teacher_home: str) -> dict:
+def class_fields(region: DemoRegion, start: date, roster: list[str], teacher_home: str) -> dict:
     address, latitude, longitude = CLASS_SITES[region.slug]
     sessions = []
     for offset in range(CLASS_DAYS):
@@ -407,7 +410,7 @@ def _class_fields(region: DemoRegion, start: date, roster: list[str], teacher_ho
     }
 
 
-def _documents(fields: dict) -> dict[DocumentKind, tuple[str, bytes]]:
+def opening_documents(fields: dict) -> dict[DocumentKind, tuple[str, bytes]]:
     """The three documents an opening needs, named as the institution would name them."""
     schedule = [["日期", "时间", "类型", "内容"]]
     for index, session in enumerate(fields["sessions"]):
@@ -431,11 +434,11 @@ def _open_class(region: DemoRegion, operator: Principal, reviewer: Principal,
     city bureau; then the first half of the roster is scanned in."""
     policy = policies.for_region(region.code).class_opening
     start = clock.today() + timedelta(days=int(policy.lead_days_for(CLASS_COURSE.programme).value) + 1)
-    fields = _class_fields(region, start, [profile.id_number for profile, _ in roster], teacher_home)
+    fields = class_fields(region, start, [profile.id_number for profile, _ in roster], teacher_home)
     header = class_service.ClassHeader(occupation_code=CLASS_COURSE.occupation_code, level=CLASS_COURSE.level,
                                        programme=str(CLASS_COURSE.programme), region_code=region.code)
     klass = class_service.create(operator, header, fields)
-    for kind, (filename, data) in _documents(fields).items():
+    for kind, (filename, data) in opening_documents(fields).items():
         class_service.upload_document(operator, klass.id, str(kind), filename, data)
     class_service.submit(operator, klass.id)
     if approver_can_decide(reviewer.region_code, klass.region_code, policy.approval_level(klass.programme)):
@@ -564,6 +567,10 @@ def load_demo() -> dict:
     db.session.commit()
 
     created |= _load_activity(trainees, home_codes)
+    from server.services import demo_claims  # it builds on this module's people and documents
+
+    lin = next(r for r in REGIONS if r.slug == demo_claims.REGION_SLUG)
+    created["past_classes"] = demo_claims.load(lin, trainees[lin.slug], home_codes[lin.slug][0])
     return {
         "reference": reference,
         "created": created,
@@ -601,8 +608,7 @@ def describe(summary: dict) -> str:
     lines += [
         "",
         f"Vouchers (电子券) and classes (培训班): trainees {FIRST_ACTIVE_TRAINEE}-{TRAINEES_PER_REGION} "
-        f"of each region hold the demo's vouchers (1-{FIRST_ACTIVE_TRAINEE - 1} hold none: try the app "
-        "with them);",
+        f"of each region hold the demo's vouchers (1-10 hold none: try the app with them);",
         f"<region>.inst1 runs 「{CLASS_NAME}」, approved by <region>.reviewer1, half its roster scanned:",
     ]
     for r in summary["regions"]:
@@ -611,4 +617,11 @@ def describe(summary: dict) -> str:
         classes = ", ".join(f"{n} {state}" for state, n in r["classes"].items()) or "none"
         lines.append(f"  {r['slug']:<10} vouchers {vouchers}; classes {classes}; "
                      f"roster {r['class_scanned']} of {r['class_roster']} scanned")
+    lines += [
+        "",
+        "Subsidy claims (补贴申领), in Lin (trainees 11-20): linxian.inst2 ran two finished classes;",
+        "  第二期's claim has passed its public notice: linxian.finance can pay it",
+        "  (POST /api/v1/claims/<id>/disbursement); 第三期 is ready to claim (linxian.inst2).",
+        "  The public notice (公示): /api/v1/public/notices",
+    ]
     return "\n".join(lines)

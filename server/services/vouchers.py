@@ -27,7 +27,7 @@ from server.domain.eligibility import (
 )
 from server.domain.errors import Forbidden, NotFound, ValidationFailed
 from server.domain.regions import RegionLevel, level_of, prefix_of
-from server.domain.vouchers import VoucherAction, VoucherState
+from server.domain.vouchers import IN_TRAINING, VoucherAction, VoucherState
 from server.extensions import db
 from server.models import Occupation, Region, TraineeProfile, TrainingClass, Voucher
 from server.services import audit, clock, policies
@@ -316,7 +316,9 @@ def iter_vouchers(principal: Principal, f: VoucherFilter) -> Iterator[Voucher]:
 
 # --- token and QR -------------------------------------------------------------------------
 
-QR_STATES = frozenset({VoucherState.ISSUED, VoucherState.BOUND})
+# Trained too: the completion is approved days before the last session (000 二(二)(3)), and the
+# institution's e-voucher sign-in at those sessions scans this QR (003 三(四)).
+QR_STATES = frozenset({VoucherState.ISSUED}) | IN_TRAINING
 
 
 def token(voucher: Voucher) -> str:

@@ -466,3 +466,19 @@ def test_the_demo_class_walks_from_completion_to_revocation(client, ctx, clock):
                           headers=staff["reviewer1"], json={"reason": "抽查发现评价记录不实"})
     assert revoked.status_code == 200
     assert client.get(f"/verify/{number}", headers={"Accept": "application/json"}).json["valid"] is False
+
+
+def test_a_trained_voucher_still_signs_in_at_the_sessions_after_the_completion_approval(client, world):
+    """The completion is approved 3 days before the end (000 二(二)(3)); the last sessions still
+    need the e-voucher sign-in, which scans the trainee's QR (003 三(四))."""
+    w = world
+    file_and_approve(client, w)
+    voucher = db.session.scalar(select(Voucher).where(Voucher.trainee_id == w.trainee_ids[0]))
+    assert voucher.state == "trained"
+    token = client.get(f"/api/v1/vouchers/{voucher.id}/token", headers=w.headers.trainees[0])
+    assert token.status_code == 200, token.json
+    # The world's clock is an hour into the third session, after the approval.
+    signed = client.post(f"/api/v1/sessions/{w.sessions[2].id}/voucher-signins",
+                         headers=w.headers.institution,
+                         json={"token": token.json["token"], "device_id": "scanner-1"})
+    assert signed.status_code == 201, signed.json

@@ -5,7 +5,7 @@ approval (SPEC §3)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 
@@ -20,10 +20,12 @@ from server.domain.completion import (
     CompletionConflict,
     CompletionState,
     Filing,
+    HalfDays,
     IncompleteCompletion,
     LateCompletion,
     attendance,
     check_filing,
+    half_days,
     missing_elements,
     require_approved,
     require_lead_time,
@@ -379,3 +381,28 @@ def test_every_state_but_approved_is_refused():
         except CompletionConflict:
             refused.append(state)
     assert set(refused) == set(CompletionState) - {CompletionState.APPROVED}
+
+
+# --- half days (subsidies count days in halves) ----------------------------------------------
+
+AM, AM2, PM, EVENING = time(8, 30), time(10, 30), time(14, 0), time(19, 0)
+
+
+@pytest.mark.parametrize(
+    ("cells", "attended", "planned"),
+    [
+        pytest.param([], 0, 0, id="no-sessions"),
+        pytest.param([(D1, AM, C.PRESENT), (D1, PM, C.PRESENT)], 2, 2, id="full-day"),
+        pytest.param([(D1, AM, C.PRESENT), (D1, PM, C.ABSENT)], 1, 2, id="afternoon-missed-half-counts"),
+        pytest.param([(D1, AM, C.FLAGGED), (D1, PM, C.PRESENT)], 1, 2, id="morning-pending-half-counts"),
+        pytest.param([(D1, AM, C.PRESENT), (D1, AM2, C.ABSENT), (D1, PM, C.PRESENT)], 1, 2,
+                     id="two-morning-sessions-one-missed"),
+        pytest.param([(D1, PM, C.PRESENT), (D1, EVENING, C.PRESENT)], 1, 1,
+                     id="afternoon-and-evening-one-half"),
+        pytest.param([(D1, time(11, 59), C.PRESENT), (D1, time(12, 0), C.PRESENT)], 2, 2,
+                     id="noon-starts-the-afternoon"),
+        pytest.param([(D1, AM, C.PRESENT), (D2, AM, C.PRESENT), (D2, PM, C.REJECTED)], 2, 3, id="two-days"),
+    ],
+)
+def test_a_half_day_counts_only_when_every_session_of_it_is_present(cells, attended, planned):
+    assert half_days(cells) == HalfDays(attended, planned)

@@ -52,7 +52,7 @@ VOUCHERS = {
     "huguan": {"issued": 5, "bound": 4, "revoked": 1},
     "yangquan": {"applied": 1, "issued": 3, "bound": 3, "rejected": 1, "revoked": 1},
     "wenshui": {"issued": 5, "bound": 3, "rejected": 1, "revoked": 1},
-    "linxian": {"issued": 5, "bound": 3, "rejected": 1, "revoked": 1},
+    "linxian": {"issued": 5, "bound": 3, "rejected": 1, "revoked": 1, "trained": 6},  # 6: demo_claims
 }
 # The approved class of each region's inst1: roster size, vouchers bound (scanned in).
 ROSTERS = {"xinzhou": (6, 3), "huguan": (7, 4), "yangquan": (6, 3), "wenshui": (6, 3), "linxian": (5, 3)}
@@ -133,7 +133,7 @@ def test_loading_twice_changes_nothing(ctx):
     second = demo.load_demo()
     assert _counts() == after_first  # no voucher, class, document, scan or audit event more
     assert first["created"] == {"organisations": 26, "staff": 41, "trainees": 150, "vouchers": 48,
-                                "classes": 5}
+                                "classes": 5, "past_classes": 2}
     assert second["created"] == dict.fromkeys(first["created"], 0)
     assert "nothing created" in demo.describe(second)
     # One demo.seeded event for the people; the rest are the services' own, none for the no-op run.
@@ -148,7 +148,7 @@ def test_loading_again_long_after_changes_nothing(ctx, clock):
     before = _counts()
     clock.set(server_clock.now() + timedelta(days=400))
     assert demo.load_demo()["created"] == {"organisations": 0, "staff": 0, "trainees": 0, "vouchers": 0,
-                                           "classes": 0}
+                                           "classes": 0, "past_classes": 0}
     assert _counts() == before
 
 
@@ -159,7 +159,9 @@ def test_each_region_has_vouchers_in_every_state_its_policy_allows(ctx):
     assert {r["slug"]: r["vouchers"] for r in summary["regions"]} == {
         slug: dict(sorted(states.items())) for slug, states in VOUCHERS.items()}
     for voucher in db.session.scalars(select(Voucher)):
-        assert 21 <= _trainee_number(voucher) <= 30
+        # 21-30 everywhere; Lin's 11-20 took demo_claims.py's past classes.
+        low = 11 if voucher.region_code == SLUGS["linxian"] else 21
+        assert low <= _trainee_number(voucher) <= 30
         # Applied by the trainee; decided by the region's reviewer1 unless its policy issues at once.
         assert voucher.applied_by == voucher.trainee.user_id
         reviewer = _principal(f"{_slug_of(voucher.region_code)}.reviewer1").user_id
@@ -184,12 +186,12 @@ def test_the_voucher_walk_finds_clean_trainees_and_empty_review_lists(ctx):
     普惠制-eligible trainee and expect Lin's and Wenshui's reviewers to have nothing else."""
     demo.load_demo()
     holders = {_trainee_number(v) for v in db.session.scalars(select(Voucher))}
-    assert holders and min(holders) >= 21  # trainees 1-20 hold nothing
+    assert holders and min(holders) >= 11  # trainees 1-10 hold nothing (Lin's 11-20: demo_claims)
     for index, slug in enumerate(SLUGS, 1):
         profiles = db.session.scalars(select(TraineeProfile).join(User).where(
             User.mobile.like(f"1390{index}%")).order_by(User.mobile))
         first = next(p for p in profiles if set(p.categories) & {str(c) for c in SIX_GROUPS})
-        assert int(first.user.mobile[-6:]) <= 20, slug
+        assert int(first.user.mobile[-6:]) <= 10, slug
     readme_trainee = db.session.scalar(select(User).where(User.mobile == "13905000001")).trainee
     assert set(readme_trainee.categories) & {str(c) for c in SIX_GROUPS}
     for slug in ("linxian", "wenshui"):
@@ -205,7 +207,9 @@ def test_each_region_has_an_approved_class_with_documents_and_a_half_scanned_ros
     today = server_clock.today()
     for slug, code in SLUGS.items():
         operator = _principal(f"{slug}.inst1")
-        classes = db.session.scalars(select(TrainingClass).where(TrainingClass.region_code == code)).all()
+        classes = db.session.scalars(select(TrainingClass).where(
+            TrainingClass.region_code == code,
+            TrainingClass.institution_id == operator.organisation_id)).all()
         assert len(classes) == 1, slug
         klass = classes[0]
         assert (klass.institution_id, klass.name, klass.state) == (
@@ -240,7 +244,8 @@ def test_each_region_has_an_approved_class_with_documents_and_a_half_scanned_ros
             Voucher.state.in_([VoucherState.ISSUED, VoucherState.BOUND]))).all()
         assert {v.id for v in matching} == {v.id for _, _, v in roster}
     assert [(r["class_roster"], r["class_scanned"]) for r in summary["regions"]] == list(ROSTERS.values())
-    assert all(r["classes"] == {"approved": 1} for r in summary["regions"])
+    assert [r["classes"] for r in summary["regions"]] == [{"approved": 1}] * 4 + [
+        {"approved": 1, "finished": 2}]
 
 
 def test_the_audit_chain_records_the_demo_and_verifies(ctx):
@@ -250,10 +255,14 @@ def test_the_audit_chain_records_the_demo_and_verifies(ctx):
     assert problem is None
     assert count == db.session.scalar(select(func.count()).select_from(AuditEvent))
     actions = Counter(db.session.scalars(select(AuditEvent.action)))
-    assert actions["voucher.applied"] == 48 and actions["voucher.bind"] == 16
+    # Lin's two past classes (demo_claims.py) add 6 vouchers, 2 classes with 3 opening and 2
+    # completion documents each, and one claim approved twice.
+    assert actions["voucher.applied"] == 48 + 6 and actions["voucher.bind"] == 16 + 6
     assert actions["voucher.reject"] == 4 and actions["voucher.revoke"] == 5
-    assert actions["class.created"] == actions["class.submitted"] == actions["class.approved"] == 5
-    assert actions["class.document_uploaded"] == 15
+    assert actions["class.created"] == actions["class.submitted"] == actions["class.approved"] == 5 + 2
+    assert actions["class.document_uploaded"] == 15 + 10
+    assert actions["claim.filed"] == 1 and actions["claim.approved"] == 2
+    assert actions["claim.notice_ended"] == 1
 
 
 def test_describe_lists_the_logins(ctx):
@@ -289,3 +298,24 @@ def test_occupation_catalogue_is_filled_in(ctx):
     assert len({o.code for o in occupations}) == len({o.name for o in occupations}) == len(occupations)
     names = {o.name for o in occupations}
     assert {"养老护理员", "育婴员", "保育师", "中式烹调师", "电工", "焊工", "家政服务员"} <= names
+
+
+def test_lin_has_a_claim_ready_for_payment_and_a_finished_class_ready_to_claim(ctx):
+    """demo_claims.py: linxian.inst2's 第二期 claim passed its notice, so finance can pay it (its
+    vouchers are written off); 第三期 is finished with nothing claimed."""
+    from server.models import Claim
+    from server.services import claims, disbursements
+
+    demo.load_demo()
+    claim = db.session.scalars(select(Claim)).one()
+    assert claim.state == "noticed" and claim.total_fen > 0
+    paid = disbursements.disburse(_principal("linxian.finance"), claim.id, claim.total_fen,
+                                  server_clock.today(), "LX-DEMO-001")
+    assert paid.amount_fen == claim.total_fen
+    assert {v.state for v in db.session.scalars(select(Voucher).where(
+        Voucher.bound_class_id == claim.class_id))} == {VoucherState.WRITTEN_OFF}
+    third = db.session.scalar(select(TrainingClass).where(TrainingClass.name.like("%第三期%")))
+    assert third.state == ClassState.FINISHED
+    preview = claims.preview(_principal("linxian.inst2"), third.id)
+    assert preview.total_fen > 0 and all(line.amount_fen > 0 for line in preview.lines
+                                         if line.item == "training")
