@@ -14,9 +14,11 @@ def register_blueprints(app: Flask) -> None:
         claims,
         classes,
         directory,
+        notices,
         system,
         vouchers,
     )
 
-    for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates, claims):
+    for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates, claims,
+                   notices):
         app.register_blueprint(module.bp)
