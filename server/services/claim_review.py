@@ -16,6 +16,8 @@ from server.domain.access import Principal
 from server.domain.claims import ClaimAction, ClaimKind, ClaimState
 from server.domain.claims_notice import (
     NOTICE_WORKING_DAYS,
+    OBJECTION_LABELS,
+    ObjectionAlreadyDecided,
     ObjectionState,
     check_end_notice,
     check_objection,
@@ -25,7 +27,7 @@ from server.domain.claims_notice import (
 )
 from server.domain.claims_review import Approval, SameReviewer, check_approval, check_return
 from server.domain.eligibility import PROGRAMME_LABELS
-from server.domain.errors import Conflict, NotFound
+from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.subsidy_explain import ITEM_LABELS
 from server.domain.workdays import NoticePeriod
 from server.extensions import db
@@ -84,6 +86,7 @@ def return_claim(principal: Principal, claim_id: int, reason: str | None) -> Cla
     """A reviewer (or finance at its re-review) returns the claim to the institution with a
     reason; every approval of the version is void, and objections still open are closed."""
     claim = visible_claim(principal, claim_id)
+    end_notice_if_due(claim)  # a notice past its last day is finance's re-review, command run or not
     text = check_return(principal, facts_of(claim), reason)
     was = claim.state
     move(claim, ClaimAction.RETURN, returned_reason=text)
@@ -173,12 +176,23 @@ def decide_objection(principal: Principal, objection_id: int, outcome: str, reas
     if objection is None:
         raise NotFound("异议不存在", code="OBJECTION_NOT_FOUND")
     claim = visible_claim(principal, objection.claim_id)
+    # Decisions on one claim's objections (and objections lodged meanwhile) take turns on the
+    # claim's row, so each counts the objections still open only after the others committed.
+    db.session.refresh(claim, with_for_update=True)
+    db.session.refresh(objection)
+    if objection.state is not ObjectionState.OPEN:  # say so, not the state the claim has moved on to
+        raise ObjectionAlreadyDecided(f"该异议已处理（{OBJECTION_LABELS[objection.state]}）",
+                                      details={"state": str(objection.state)})
     action = (ClaimAction.UPHOLD_OBJECTION if outcome == ObjectionState.UPHELD
               else ClaimAction.DISMISS_OBJECTION)
     rules.authorise(principal, facts_of(claim), action)
     lines = current_lines(claim)
     decision = check_objection_decision(objection.state, outcome, reason, removed_line_ids,
                                         [ln.id for ln in lines if not ln.removed])
+    if decision.outcome is ObjectionState.UPHELD and not any(
+            ln.amount_fen > 0 for ln in lines if not ln.removed and ln.id not in decision.removed_line_ids):
+        # Only zero lines left: a claim with nothing to pay cannot be disbursed; it is returned instead.
+        raise ValidationFailed("核减后申领已无补贴金额，请改为退回申领", code="CLAIM_WOULD_BE_EMPTY")
     decided = db.session.execute(
         update(ClaimObjection)
         .where(ClaimObjection.id == objection.id, ClaimObjection.state == ObjectionState.OPEN)

@@ -16,6 +16,7 @@ from server.domain import claims as rules
 from server.domain import completion as completion_rules
 from server.domain import subsidy
 from server.domain.access import Principal, Role, require_role
+from server.domain.certificates import CertificateRevoked, CertificateState
 from server.domain.claims import ClaimAction, ClaimFacts, ClaimKind, ClaimState
 from server.domain.claims_review import claim_digest
 from server.domain.classes import ClassState
@@ -225,6 +226,7 @@ def file_certificate_claim(principal: Principal, certificate_ids: list[int]) -> 
     if len(certs) != len(ids):
         raise ValidationFailed("证书不存在或不是本单位颁发", code="UNKNOWN_CERTIFICATE",
                                details={"certificate_ids": sorted(set(ids) - {c.id for c in certs})})
+    _require_valid(certs)
     policy = policies.for_region(org.region_code)
     computation = subsidy.compute_certificates(policy, _certificate_facts(certs), today)
     claim = Claim(number=_number(org.region_code, today.year), kind=ClaimKind.CERTIFICATE,
@@ -286,9 +288,18 @@ def resubmit(principal: Principal, claim_id: int) -> Claim:
     return claim
 
 
+def _require_valid(certs: list[Certificate]) -> None:
+    """A revoked certificate (an evaluation found fraudulent, 002 第十四条) earns no subsidy."""
+    revoked = sorted(c.id for c in certs if c.state is not CertificateState.VALID)
+    if revoked:
+        raise CertificateRevoked("证书已作废，不能申领补贴；请撤回后仅就有效证书重新申领",
+                                 details={"certificate_ids": revoked})
+
+
 def _recompute_certificates(claim: Claim) -> subsidy.Computation:
     ids = [ln.certificate_id for ln in current_lines(claim) if ln.certificate_id is not None]
     certs = list(db.session.scalars(select(Certificate).where(Certificate.id.in_(ids))))
+    _require_valid(certs)
     return subsidy.compute_certificates(policies.for_region(claim.region_code), _certificate_facts(certs),
                                         clock.today())
 

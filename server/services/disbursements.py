@@ -73,8 +73,9 @@ def payment_of(claim: Claim) -> Disbursement | None:
 
 
 def recovered_fen(claim: Claim) -> int:
-    return db.session.scalar(select(func.coalesce(func.sum(Recovery.amount_fen), 0))
-                             .where(Recovery.claim_id == claim.id)) or 0
+    # int(): PostgreSQL sums a BIGINT column as NUMERIC, which the driver returns as a Decimal.
+    return int(db.session.scalar(select(func.coalesce(func.sum(Recovery.amount_fen), 0))
+                                 .where(Recovery.claim_id == claim.id)) or 0)
 
 
 def recover(principal: Principal, claim_id: int, amount_fen: int, reason: str | None) -> Recovery:
