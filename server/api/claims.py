@@ -211,7 +211,8 @@ def claim_objections(claim_id: int):
 
 @bp.post("/objections/<int:objection_id>/decision")
 @signed_in(Role.BUREAU_REVIEWER)
-@documented("处理异议：upheld（列明核减的明细，重新计算并重新公示）或 dismissed", "claims",
+@documented("处理异议：upheld（列明核减的明细；申领成为新版本，须两名经办人重新审核后重新公示）或 dismissed",
+            "claims",
             body=c.ObjectionDecisionIn, response=c.ObjectionOut, errors=(403, 404, 409, 422))
 def decide_objection(objection_id: int):
     body = parse_body(c.ObjectionDecisionIn)

@@ -109,9 +109,11 @@ TRANSITIONS: dict[tuple[ClaimState, ClaimAction], ClaimState] = {
     (S.IN_NOTICE, A.LODGE_OBJECTION): S.OBJECTED,
     (S.IN_NOTICE, A.END_NOTICE): S.NOTICED,
     (S.OBJECTED, A.LODGE_OBJECTION): S.OBJECTED,
-    # Back to the notice once the last open objection is decided (next_state); an upheld one
-    # changes the claim, so its notice starts again (NEW_NOTICE).
-    (S.OBJECTED, A.UPHOLD_OBJECTION): S.IN_NOTICE,
+    # Once the last open objection is decided (next_state): back to the notice, unless an upheld
+    # one changed the claim. A changed claim is a version no reviewer signed, so it goes back to
+    # review (each approval records the digest it approved), and its second approval publishes a
+    # fresh notice.
+    (S.OBJECTED, A.UPHOLD_OBJECTION): S.SUBMITTED,
     (S.OBJECTED, A.DISMISS_OBJECTION): S.IN_NOTICE,
     # An objection that condemns the whole claim: it goes back, and the return decides every
     # objection still open.
@@ -123,7 +125,7 @@ TRANSITIONS: dict[tuple[ClaimState, ClaimAction], ClaimState] = {
 }
 
 # Transitions after which a fresh notice period runs from the day they happen.
-NEW_NOTICE = frozenset({(S.FIRST_APPROVED, A.APPROVE), (S.OBJECTED, A.UPHOLD_OBJECTION)})
+NEW_NOTICE = frozenset({(S.FIRST_APPROVED, A.APPROVE)})
 
 OBJECTION_DECISIONS = frozenset({A.UPHOLD_OBJECTION, A.DISMISS_OBJECTION})
 
@@ -157,17 +159,22 @@ class ClaimStateConflict(Conflict):
     message = "补贴申领当前状态不允许此操作"
 
 
-def next_state(state: ClaimState, action: ClaimAction, *, objections_still_open: int = 0) -> ClaimState:
+def next_state(state: ClaimState, action: ClaimAction, *, objections_still_open: int = 0,
+               changed: bool = False) -> ClaimState:
     """The state after `action`, or a refusal naming the current state. Deciding one objection
-    while others are still open (`objections_still_open` after this one) leaves the claim held."""
+    while others are still open (`objections_still_open` after this one) leaves the claim held;
+    deciding the last one of a claim an upheld objection `changed` sends it back to review."""
     target = TRANSITIONS.get((state, action))
     if target is None:
         raise ClaimStateConflict(
             f"补贴申领当前为“{STATE_LABELS[state]}”，不能{ACTION_LABELS[action]}",
             details={"state": str(state), "action": str(action)},
         )
-    if action in OBJECTION_DECISIONS and objections_still_open > 0:
-        return S.OBJECTED
+    if action in OBJECTION_DECISIONS:
+        if objections_still_open > 0:
+            return S.OBJECTED
+        if changed:
+            return S.SUBMITTED
     return target
 
 

@@ -170,8 +170,9 @@ def objections_of(principal: Principal, claim_id: int) -> list[ClaimObjection]:
 
 def decide_objection(principal: Principal, objection_id: int, outcome: str, reason: str | None,
                      removed_line_ids: list[int]) -> ClaimObjection:
-    """The bureau upholds an objection, removing the lines it names (the claim is recomputed, a
-    new version, and noticed afresh), or dismisses it. The claim stays held while others are open."""
+    """The bureau upholds an objection, removing the lines it names (the claim is recomputed as a
+    new version, which goes back to the two reviewers and is noticed afresh after their second
+    approval), or dismisses it. The claim stays held while others are open."""
     objection = db.session.get(ClaimObjection, objection_id)
     if objection is None:
         raise NotFound("异议不存在", code="OBJECTION_NOT_FOUND")
@@ -209,8 +210,10 @@ def decide_objection(principal: Principal, objection_id: int, outcome: str, reas
             if line.id in decision.removed_line_ids:
                 line.removed, line.removed_reason = True, decision.reason
         rehash(claim, claim.policy_region_code, claim.policy_effective_from, lines)
-        values = {"version": claim.version + 1, **_fresh_notice()}
-    move(claim, decision.action, objections_still_open=still_open, **values)
+        values = {"version": claim.version + 1}
+    # Changed by this decision or an earlier one of the round: the version has no signatures.
+    changed = bool(values) or len(approvals_of(claim)) < 2
+    move(claim, decision.action, objections_still_open=still_open, changed=changed, **values)
     audit_claim(principal, claim, f"claim.objection_{decision.outcome}", objection_id=objection.id,
                 removed_line_ids=sorted(decision.removed_line_ids), reason=decision.reason)
     db.session.commit()

@@ -253,11 +253,13 @@ def facts_of(claim: Claim) -> ClaimFacts:
     return ClaimFacts(state=claim.state, organisation_id=claim.organisation_id, region_code=claim.region_code)
 
 
-def move(claim: Claim, action: ClaimAction, *, objections_still_open: int = 0, **values) -> None:
+def move(claim: Claim, action: ClaimAction, *, objections_still_open: int = 0, changed: bool = False,
+         **values) -> None:
     """One transition as a conditional UPDATE from the state and version the claim was read in,
     so two racing requests cannot both move it; the loser is told the state it lost to. An
     objection may arrive while another holds the claim: that one moves from either notice state."""
-    target = rules.next_state(claim.state, action, objections_still_open=objections_still_open)
+    target = rules.next_state(claim.state, action, objections_still_open=objections_still_open,
+                              changed=changed)
     sources = ([ClaimState.IN_NOTICE, ClaimState.OBJECTED] if action is ClaimAction.LODGE_OBJECTION
                else [claim.state])
     moved = db.session.execute(

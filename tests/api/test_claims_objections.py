@@ -21,6 +21,7 @@ from tests.api.claim_world import (
     HUGUAN,
     Api,
     after_notice,
+    approve,
     at,
     count,
     error,
@@ -124,14 +125,23 @@ def test_an_upheld_objection_removes_its_lines_and_the_notice_starts_again(api, 
     assert upheld.status_code == 200, upheld.json
     assert upheld.json["state"] == "upheld" and upheld.json["removed_line_ids"] == [removed]
     shown = get_claim(api, w.finance, claim["id"])
-    assert shown["state"] == "in_notice" and shown["version"] == 2 and shown["digest"] != claim["digest"]
+    # A changed claim is a version no reviewer signed: back to the two reviewers, off the notice.
+    assert shown["state"] == "submitted" and shown["version"] == 2 and shown["digest"] != claim["digest"]
+    assert shown["approvals"] == []
     assert shown["total_fen"] == 95000 - 45000  # trainee 1's 4.5 days × 100 元 are off
     line = training_lines(shown)[w.trainee_ids[1]]
     assert line["removed"] is True and line["removed_reason"] == "核实：学员1 多次由他人代签"
     assert line["amount_fen"] == 45000  # kept for the record, not paid
-    # The notice starts again from the decision day: 18, 19, 20, 23, 24 March.
+    assert error(api.get(f"/api/v1/public/notices/{claim['number']}")) == (404, "NOTICE_NOT_FOUND")
+    assert error(pay(api, w, shown)) == (409, "CLAIM_STATE_CONFLICT")
+    # Both reviewers sign the new version; the second signature publishes a fresh notice:
+    # 19, 20, 23, 24, 25 March.
+    at(clock, date(2026, 3, 19))
+    assert approve(api, w.headers.reviewer, claim["id"])["state"] == "first_approved"
+    shown = approve(api, w.reviewer2, claim["id"])
+    assert [a["digest"] for a in shown["approvals"]] == [shown["digest"]] * 2
     assert (shown["notice"]["published_on"], shown["notice"]["first_day"], shown["notice"]["last_day"]) == (
-        "2026-03-18", "2026-03-18", "2026-03-24")
+        "2026-03-19", "2026-03-19", "2026-03-25")
     public = api.get(f"/api/v1/public/notices/{claim['number']}").json
     assert public["total_fen"] == 50000
     assert [e["id_number"] for e in public["entries"]] == [mask_id_number(w.id_numbers[0])]
@@ -141,7 +151,7 @@ def test_an_upheld_objection_removes_its_lines_and_the_notice_starts_again(api, 
     assert error(pay(api, w, shown)) == (409, "CLAIM_STATE_CONFLICT")
     after_notice(clock, shown)
     stale = api.post(f"/api/v1/claims/{claim['id']}/disbursement", headers=w.finance,
-                     json={"amount_fen": 95000, "paid_on": "2026-03-25", "reference": "LX-2026-002"})
+                     json={"amount_fen": 95000, "paid_on": "2026-03-26", "reference": "LX-2026-002"})
     assert error(stale) == (422, "AMOUNT_MISMATCH")
     paid = pay(api, w, shown)
     assert paid.status_code == 201 and paid.json["disbursement"]["amount_fen"] == 50000, paid.json
@@ -169,9 +179,21 @@ def test_the_claim_stays_held_until_every_objection_is_decided(api, world, clock
                     (w.lines[w.trainee_ids[1]],))
     assert upheld.status_code == 200, upheld.json
     shown = get_claim(api, w.finance, claim["id"])
-    assert shown["state"] == "in_notice" and shown["version"] == 2 and shown["total_fen"] == 50000
-    assert shown["notice"]["published_on"] == date(2026, 3, 21).isoformat()  # the decision day
+    # The uphold changed the claim: back to review, not to the notice.
+    assert shown["state"] == "submitted" and shown["version"] == 2 and shown["total_fen"] == 50000
     assert [o["state"] for o in shown["objections"]] == ["dismissed", "upheld"]
+
+
+def test_a_dismissal_after_an_uphold_still_sends_the_changed_claim_back_to_review(api, world):
+    w, claim = world, world.claim
+    first = lodged(api, claim["number"], "学员1 未参加最后一天培训")
+    second = lodged(api, claim["number"], "学员0 不是本地户籍")
+    assert decide(api, w.headers.reviewer, first, "upheld", "缺勤属实，核减",
+                  (w.lines[w.trainee_ids[1]],)).status_code == 200
+    assert get_claim(api, w.finance, claim["id"])["state"] == "objected"  # the second is still open
+    assert decide(api, w.headers.reviewer, second, "dismissed", "户籍不影响资格").status_code == 200
+    shown = get_claim(api, w.finance, claim["id"])
+    assert shown["state"] == "submitted" and shown["version"] == 2
 
 
 def test_an_objection_needs_its_text(api, world):

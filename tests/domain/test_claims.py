@@ -48,7 +48,7 @@ EXPECTED = {
     (S.IN_NOTICE, A.LODGE_OBJECTION): S.OBJECTED,
     (S.IN_NOTICE, A.END_NOTICE): S.NOTICED,
     (S.OBJECTED, A.LODGE_OBJECTION): S.OBJECTED,
-    (S.OBJECTED, A.UPHOLD_OBJECTION): S.IN_NOTICE,
+    (S.OBJECTED, A.UPHOLD_OBJECTION): S.SUBMITTED,  # changed: back to the two reviewers
     (S.OBJECTED, A.DISMISS_OBJECTION): S.IN_NOTICE,
     (S.OBJECTED, A.RETURN): S.RETURNED,
     (S.NOTICED, A.RETURN): S.RETURNED,
@@ -117,7 +117,14 @@ def test_labels():
 @pytest.mark.parametrize("action", [A.UPHOLD_OBJECTION, A.DISMISS_OBJECTION])
 def test_an_objection_decided_while_others_are_open_keeps_the_claim_held(action):
     assert next_state(S.OBJECTED, action, objections_still_open=1) is S.OBJECTED
-    assert next_state(S.OBJECTED, action, objections_still_open=0) is S.IN_NOTICE
+    assert next_state(S.OBJECTED, action, objections_still_open=1, changed=True) is S.OBJECTED
+
+
+def test_the_last_decision_sends_a_changed_claim_back_to_review_and_an_unchanged_one_to_the_notice():
+    """An upheld objection removed lines: that version was signed by no reviewer."""
+    assert next_state(S.OBJECTED, A.DISMISS_OBJECTION) is S.IN_NOTICE
+    assert next_state(S.OBJECTED, A.DISMISS_OBJECTION, changed=True) is S.SUBMITTED
+    assert next_state(S.OBJECTED, A.UPHOLD_OBJECTION, changed=True) is S.SUBMITTED
 
 
 def test_only_objection_decisions_look_at_the_open_objections():
@@ -141,8 +148,8 @@ def test_allowed_actions():
     assert allowed_actions(S.NOTICED) == [A.RETURN, A.DISBURSE]
 
 
-def test_a_fresh_notice_follows_the_second_approval_and_an_upheld_objection():
-    assert {(S.FIRST_APPROVED, A.APPROVE), (S.OBJECTED, A.UPHOLD_OBJECTION)} == NEW_NOTICE
+def test_a_fresh_notice_follows_only_the_second_approval():
+    assert {(S.FIRST_APPROVED, A.APPROVE)} == NEW_NOTICE
     assert all(TRANSITIONS[pair] is S.IN_NOTICE for pair in NEW_NOTICE)
 
 

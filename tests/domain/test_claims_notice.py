@@ -151,7 +151,8 @@ def test_upholding_removes_the_named_lines():
     decision = check_objection_decision(OS.OPEN, OS.UPHELD, " 经核查张三未参训 ", [12], LINES)
     assert decision == ObjectionDecision(outcome=OS.UPHELD, action=ClaimAction.UPHOLD_OBJECTION,
                                          reason="经核查张三未参训", removed_line_ids=frozenset({12}))
-    assert next_state(ClaimState.OBJECTED, decision.action) is ClaimState.IN_NOTICE
+    # The claim changed: back to the two reviewers (claims.next_state).
+    assert next_state(ClaimState.OBJECTED, decision.action, changed=True) is ClaimState.SUBMITTED
 
 
 def test_dismissing_removes_nothing():

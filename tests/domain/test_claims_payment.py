@@ -162,10 +162,18 @@ def test_a_claim_from_submission_to_payment():
     # the states as plain strings, the way a request or a row may carry them
     decision = check_objection_decision("open", "upheld", "核实李四出勤 6 天，另行申领", [2], [1, 2])
     authorise(wang, facts(state), decision.action)
-    assert (state, decision.action) in NEW_NOTICE
-    state = next_state(state, decision.action)
-    notice = open_notice(date(2024, 10, 9))
+    state = next_state(state, decision.action, changed=True)
+    # The changed claim is a version no one signed: both reviewers sign it again, and the second
+    # signature publishes a fresh notice.
     version = {**version, "lines": lines[:1], "totals": {"amount_fen": 150_000}}
+    digest = claim_digest(version)
+    assert state is S.SUBMITTED
+    assert check_approval(wang, facts(state), [], digest) == 1
+    state = next_state(state, ClaimAction.APPROVE)
+    assert check_approval(li, facts(state), [Approval(wang.user_id, digest)], digest) == 2
+    assert (state, ClaimAction.APPROVE) in NEW_NOTICE
+    state = next_state(state, ClaimAction.APPROVE)
+    notice = open_notice(date(2024, 10, 9))
     assert state is S.IN_NOTICE and notice.last_day == date(2024, 10, 14)  # 9–12 (Sat), 14 October
 
     check_end_notice(state, notice, date(2024, 10, 15))
