@@ -147,6 +147,10 @@ class ClaimQuery(Strict):
     offset: int = Field(default=0, ge=0)
 
 
+class StageQuery(Strict):
+    stage: int = Field(default=1, ge=1, le=2, description="创业培训的期次：1 首期（80%），2 二期（20%）")
+
+
 class CertificateClaimIn(Strict):
     certificate_ids: list[int] = Field(max_length=1000, description="本单位颁发的证书")
 

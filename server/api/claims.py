@@ -124,18 +124,23 @@ def _detail(claim: Claim, status: int = 200):
 
 @bp.get("/classes/<int:class_id>/claim-preview")
 @signed_in(Role.INSTITUTION_OPERATOR)
-@documented("培训补贴测算（提交前预览，不保存）：每名学员的天数、分段标准、上限、核减及原因", "claims",
-            response=c.ComputationOut, errors=(404, 409))
+@documented("培训补贴测算（提交前预览，不保存）：每名学员的天数、分段标准、上限、核减及原因；"
+            "创业培训 ?stage=2 为二期",
+            "claims", query=c.StageQuery, response=c.ComputationOut, errors=(404, 409, 422))
 def claim_preview(class_id: int):
-    return respond(computation_out(claims.preview(current_principal(), class_id), current_principal()))
+    q = parse_query(c.StageQuery)
+    result = claims.preview(current_principal(), class_id, q.stage)
+    return respond(computation_out(result, current_principal()))
 
 
 @bp.post("/classes/<int:class_id>/claims")
 @signed_in(Role.INSTITUTION_OPERATOR)
-@documented("申领培训补贴：结业审核通过的班级，按提交时的数据与政策版本重新计算并冻结", "claims",
+@documented("申领培训补贴：结业审核通过的班级，按提交时的数据与政策版本重新计算并冻结；"
+            "创业培训首期拨付后 ?stage=2 申领二期（004 二(五)）", "claims", query=c.StageQuery,
             response=c.ClaimDetail, status=201, errors=(404, 409, 422))
 def file_training_claim(class_id: int):
-    return _detail(claims.file_training_claim(current_principal(), class_id), 201)
+    q = parse_query(c.StageQuery)
+    return _detail(claims.file_training_claim(current_principal(), class_id, q.stage), 201)
 
 
 @bp.post("/claims/certificates")

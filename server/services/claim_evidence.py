@@ -30,8 +30,12 @@ def record_employment(principal: Principal, class_id: int, trainee_id: int,
     """The institution records a trainee's employment proof (order/project-type classes),
     checked against the region's rule; it replaces an earlier one until a claim is filed."""
     klass = own_class(principal, class_id)
-    if klass.programme not in EMPLOYMENT_PROGRAMMES:
-        raise ValidationFailed("只有订单式、项目制培训需要就业证明", code="EMPLOYMENT_NOT_REQUIRED")
+    startup = klass.programme is ProgrammeType.STARTUP
+    if startup and evidence.proof_type != "business_licence":
+        raise ValidationFailed("创业培训只登记营业执照（004 二(五)）", code="EMPLOYMENT_NOT_REQUIRED")
+    if not startup and klass.programme not in EMPLOYMENT_PROGRAMMES:
+        raise ValidationFailed("只有订单式、项目制培训需要就业证明，创业培训登记营业执照",
+                               code="EMPLOYMENT_NOT_REQUIRED")
     if not db.session.scalar(select(Voucher.id).where(Voucher.bound_class_id == klass.id,
                                                       Voucher.trainee_id == trainee_id)):
         raise NotFound("该学员不是本班学员", code="NOT_IN_CLASS")
@@ -40,7 +44,8 @@ def record_employment(principal: Principal, class_id: int, trainee_id: int,
             or document.kind is not DocumentKind.EMPLOYMENT_PROOF):
         raise ValidationFailed("请先上传本班的就业证明材料", code="UNKNOWN_DOCUMENT",
                                details={"document_id": document_id})
-    _require_no_live_claim(klass)
+    # A startup class's licences count for its second stage, claimed after the first is paid.
+    _require_no_live_claim(klass, stage=2 if startup else 1)
     subsidy.check_employment_evidence(policies.for_region(klass.region_code), evidence, clock.today())
     row = db.session.scalar(select(EmploymentEvidence).where(EmploymentEvidence.class_id == klass.id,
                                                              EmploymentEvidence.trainee_id == trainee_id))
@@ -59,9 +64,11 @@ def record_employment(principal: Principal, class_id: int, trainee_id: int,
     return row
 
 
-def _require_no_live_claim(klass: TrainingClass) -> None:
+def _require_no_live_claim(klass: TrainingClass, stage: int = 1) -> None:
+    """What a claim was computed from stays as it was while the claim is live."""
     live = db.session.scalar(select(Claim.state).where(
-        Claim.class_id == klass.id, Claim.state.not_in([ClaimState.RETURNED, ClaimState.WITHDRAWN])))
+        Claim.class_id == klass.id, Claim.stage == stage,
+        Claim.state.not_in([ClaimState.RETURNED, ClaimState.WITHDRAWN])))
     if live is not None:
         raise Conflict("本班补贴已申领，申领退回后方可修改", code="CLAIM_IN_PROGRESS",
                        details={"state": str(live)})

@@ -6,7 +6,7 @@ Review, notice and payment are in services/claim_review.py and services/disburse
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, update
@@ -14,13 +14,15 @@ from sqlalchemy.exc import IntegrityError
 
 from server.domain import claims as rules
 from server.domain import completion as completion_rules
-from server.domain import subsidy
+from server.domain import subsidy, subsidy_lines, subsidy_policy
 from server.domain.access import Principal, Role, require_role
 from server.domain.certificates import CertificateRevoked, CertificateState
 from server.domain.claims import ClaimAction, ClaimFacts, ClaimKind, ClaimState
 from server.domain.claims_review import claim_digest
 from server.domain.classes import ClassState
+from server.domain.eligibility import ProgrammeType
 from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.vouchers import VoucherState
 from server.extensions import db
 from server.models import (
     AssessmentResult,
@@ -42,6 +44,9 @@ from server.services.scope import region_clause
 # --- the facts of a class ---------------------------------------------------------------------
 
 
+SECOND_STAGE = "startup_second_stage"  # the engine's item for 004 二(五)'s remaining 20 %
+
+
 def _class_hours(sessions) -> int:
     """课时 of the timetable, as whole hours of scheduled sessions (the enterprise minimum: 002)."""
     minutes = sum((datetime.combine(s.day, s.ends) - datetime.combine(s.day, s.starts)).seconds // 60
@@ -49,7 +54,8 @@ def _class_hours(sessions) -> int:
     return minutes // 60
 
 
-def training_facts(klass: TrainingClass) -> tuple[subsidy.ClassFacts, list[subsidy.TraineeFacts]]:
+def training_facts(klass: TrainingClass, stage: int = 1
+                   ) -> tuple[subsidy.ClassFacts, list[subsidy.TraineeFacts]]:
     """Everything the engine needs about a class whose completion was approved, read now: the
     completion roster, attendance in half days from the check-ins as they stand (不录不补), the
     vouchers (无券不补), results, employment evidence, video gaps and earlier payments."""
@@ -62,8 +68,9 @@ def training_facts(klass: TrainingClass) -> tuple[subsidy.ClassFacts, list[subsi
         select(Voucher).where(Voucher.id.in_([entry.voucher_id for entry, _ in entries])))}
     passed = dict(db.session.execute(select(AssessmentResult.trainee_id, AssessmentResult.passed)
                                      .where(AssessmentResult.class_id == klass.id)).tuples().all())
-    employed = set(db.session.scalars(select(EmploymentEvidence.trainee_id)
-                                      .where(EmploymentEvidence.class_id == klass.id)))
+    evidence = {e.trainee_id: e for e in db.session.scalars(
+        select(EmploymentEvidence).where(EmploymentEvidence.class_id == klass.id))}
+    licence_by = _licence_deadline(klass)
     # 004 五(三): a training subsidy of the same yearly group already paid through another voucher.
     paid_elsewhere = set(db.session.execute(
         select(Voucher.trainee_id, Voucher.yearly_group)
@@ -82,29 +89,57 @@ def training_facts(klass: TrainingClass) -> tuple[subsidy.ClassFacts, list[subsi
     trainees = []
     for entry, _profile in entries:
         voucher = vouchers.get(entry.voucher_id)
+        proof = evidence.get(entry.trainee_id)
         halves = completion_rules.half_days((s.day, s.starts, cells[(entry.trainee_id, s.id)][0])
                                             for s in sessions)
         trainees.append(subsidy.TraineeFacts(
             trainee_id=entry.trainee_id, voucher_id=voucher.id if voucher else None,
-            voucher_state=str(voucher.state) if voucher else None, on_roster=entry.on_roster,
+            voucher_state=_payable_state(voucher, stage), on_roster=entry.on_roster,
             attended_half_days=halves.attended, passed=passed.get(entry.trainee_id),
-            employed=entry.trainee_id in employed,
+            employed=proof is not None and proof.proof_type != "business_licence",
+            business_licence=bool(licence_by and proof and proof.proof_type == "business_licence"
+                                  and proof.contract_start and proof.contract_start <= licence_by),
             categories=frozenset((voucher.eligibility or {}).get("categories", []) if voucher else ()),
             already_subsidised_this_year=bool(voucher and (entry.trainee_id, voucher.yearly_group)
                                               in paid_elsewhere)))
     return facts, trainees
 
 
-def compute_for_class(klass: TrainingClass) -> subsidy.Computation:
-    facts, trainees = training_facts(klass)
-    return subsidy.compute_training(policies.for_region(klass.region_code), facts, trainees)
+def _licence_deadline(klass: TrainingClass) -> date | None:
+    """The last day a business licence counts for the startup second stage (004 二(五): within
+    six months of the end, as the region's policy says)."""
+    if klass.programme is not ProgrammeType.STARTUP:
+        return None
+    version = subsidy_policy.subsidy_version(policies.for_region(klass.region_code), klass.start_date)
+    stages = version.rule_for(klass.programme).stages
+    return subsidy_lines.add_months(klass.end_date, stages.licence_within_months.value) if stages else None
 
 
-def preview(principal: Principal, class_id: int) -> subsidy.Computation:
+def _payable_state(voucher: Voucher | None, stage: int) -> str | None:
+    """The voucher's state as the engine judges it. The startup second stage (004 二(五)) pays a
+    voucher its first stage already redeemed and wrote off: for that claim it counts as trained."""
+    if voucher is None:
+        return None
+    if stage == 2 and voucher.state is VoucherState.WRITTEN_OFF:
+        return str(VoucherState.TRAINED)
+    return str(voucher.state)
+
+
+def compute_for_class(klass: TrainingClass, stage: int = 1) -> subsidy.Computation:
+    """The class's computation; a claim's stage keeps only its own lines: the startup second
+    stage's in stage 2, everything else in stage 1."""
+    facts, trainees = training_facts(klass, stage)
+    result = subsidy.compute_training(policies.for_region(klass.region_code), facts, trainees)
+    lines = tuple(line for line in result.lines if (line.item == SECOND_STAGE) == (stage == 2))
+    return replace(result, lines=lines, total_fen=sum(line.amount_fen for line in lines))
+
+
+def preview(principal: Principal, class_id: int, stage: int = 1) -> subsidy.Computation:
     """The breakdown the institution sees before it files (nothing is stored)."""
     klass = own_class(principal, class_id)
     _require_finished(klass)
-    return compute_for_class(klass)
+    _check_stage(klass, stage)
+    return compute_for_class(klass, stage)
 
 
 # --- filing -----------------------------------------------------------------------------------
@@ -174,28 +209,43 @@ def _number(region_code: str, year: int) -> str:
     return f"BT{region_code[:6]}{year}{secrets.token_hex(4).upper()}"
 
 
-def file_training_claim(principal: Principal, class_id: int) -> Claim:
-    """The institution files the training-subsidy claim of a finished class: recomputed and
-    frozen now, with the policy version used; one live claim per class (a unique index)."""
+def _check_stage(klass: TrainingClass, stage: int) -> None:
+    """Stage 2 is startup training's second payment (004 二(五)), after the first was paid."""
+    if stage == 1:
+        return
+    if stage != 2 or klass.programme is not ProgrammeType.STARTUP:
+        raise ValidationFailed("只有创业培训分两期申领补贴", code="INVALID_STAGE", details={"stage": stage})
+    first = db.session.scalar(select(Claim.state).where(Claim.class_id == klass.id, Claim.stage == 1,
+                                                        Claim.state != ClaimState.WITHDRAWN))
+    if first is not ClaimState.PAID:
+        raise rules.ClaimStateConflict("首期补贴拨付后方可申领二期补贴", code="FIRST_STAGE_NOT_PAID",
+                                       details={"first_stage": str(first) if first else None})
+
+
+def file_training_claim(principal: Principal, class_id: int, stage: int = 1) -> Claim:
+    """The institution files the training-subsidy claim of a finished class (or the second stage
+    of a startup class): recomputed and frozen now, with the policy version used; one live claim
+    per class and stage (a unique index); a claim with nothing to pay is refused."""
     klass = own_class(principal, class_id)
     org = db.session.get(Organisation, principal.organisation_id)
     today = clock.today()
     rules.check_filing(ClaimKind.TRAINING, org.kind, completion_approved=klass.state is ClassState.FINISHED,
                        day=today, suspensions=suspensions(org))
+    _check_stage(klass, stage)
     policy = policies.for_region(klass.region_code)
     window = subsidy.claim_deadline(policy, klass.end_date)
     window.check(today)
-    computation = compute_for_class(klass)
+    computation = compute_for_class(klass, stage)
+    _require_something_to_pay(computation)
     claim = Claim(number=_number(klass.region_code, window.statistical_year), kind=ClaimKind.TRAINING,
                   state=ClaimState.SUBMITTED, organisation_id=org.id, region_code=klass.region_code,
-                  class_id=klass.id, stage=1, training_year=window.statistical_year, version=1, digest="",
-                  total_fen=0,
-                  policy_region_code=computation.region_code,
+                  class_id=klass.id, stage=stage, training_year=window.statistical_year, version=1,
+                  digest="", total_fen=0, policy_region_code=computation.region_code,
                   policy_effective_from=computation.policy_effective_from, basis={}, explanation=[],
                   filed_by=principal.user_id, filed_at=clock.now(), updated_at=clock.now())
     db.session.add(claim)
     try:
-        db.session.flush()  # uq_claims_live_class_stage: one live claim per class
+        db.session.flush()  # uq_claims_live_class_stage: one live claim per class and stage
     except IntegrityError:
         db.session.rollback()
         raise Conflict("本班已申领培训补贴", code="CLAIM_ALREADY_FILED") from None
@@ -203,6 +253,14 @@ def file_training_claim(principal: Principal, class_id: int) -> Claim:
     audit_event(principal, claim, "claim.filed")
     db.session.commit()
     return claim
+
+
+def _require_something_to_pay(computation: subsidy.Computation) -> None:
+    """A claim of 0 元 could be reviewed and noticed but never paid: say why instead."""
+    if computation.total_fen <= 0:
+        reasons = sorted({str(r) for line in computation.lines for r in line.reasons})
+        raise ValidationFailed("按规定核算无可申领的补贴金额", code="NOTHING_TO_CLAIM",
+                               details={"reasons": reasons})
 
 
 def _bound_vouchers(klass: TrainingClass) -> dict[int, int | None]:

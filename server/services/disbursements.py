@@ -18,7 +18,7 @@ from server.domain.access import Principal, Role, require_role
 from server.domain.claims import ClaimAction, ClaimState
 from server.domain.claims_payment import check_disbursement, check_recovery
 from server.domain.errors import Conflict, NotFound
-from server.domain.vouchers import VoucherAction
+from server.domain.vouchers import VoucherAction, VoucherState
 from server.extensions import db
 from server.models import Certificate, Claim, Disbursement, Organisation, Recovery, SubsidyGrant, Voucher
 from server.services import audit, clock
@@ -60,6 +60,8 @@ def disburse(principal: Principal, claim_id: int, amount_fen: int, paid_on: date
         raise Conflict("申领中有已拨付过的电子券或证书等级，不能重复拨付", code="ALREADY_PAID") from None
     for voucher_id in sorted({ln.voucher_id for ln in paid if ln.voucher_id is not None}):
         voucher = db.session.get(Voucher, voucher_id)
+        if claim.stage == 2 and voucher.state is VoucherState.WRITTEN_OFF:
+            continue  # startup's second stage (004 二(五)): the first stage wrote the voucher off
         voucher_service.advance(principal, voucher, VoucherAction.REDEEM)  # 兑现
         voucher_service.advance(principal, voucher, VoucherAction.WRITE_OFF)  # 核销
     audit_event(principal, claim, "claim.disbursed", amount_fen=amount_fen, paid_on=paid_on.isoformat(),
