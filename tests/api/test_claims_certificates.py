@@ -14,7 +14,6 @@ from server.domain.access import OrgKind, Role
 from server.extensions import db
 from server.models import Claim, Disbursement, SubsidyGrant
 from tests.api.claim_world import (
-    Api,
     after_notice,
     approve,
     count,
@@ -27,11 +26,6 @@ from tests.api.claim_world import (
 from tests.factories import make_org, make_staff
 
 URL = "/api/v1/claims/certificates"
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture

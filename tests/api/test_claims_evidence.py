@@ -17,7 +17,6 @@ from tests.api.claim_world import (
     HUGUAN,
     LIN,
     WENSHUI,
-    Api,
     count,
     error,
     file_claim,
@@ -27,11 +26,6 @@ from tests.api.claim_world import (
     training_lines,
 )
 from tests.factories import make_staff, make_trainee, pdf_bytes
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 def everyone(n: int, index: int, sessions: int) -> bool:

@@ -17,7 +17,6 @@ from tests.api.claim_world import (
     HUGUAN,
     LIN,
     START,
-    Api,
     at,
     count,
     error,
@@ -28,11 +27,6 @@ from tests.api.claim_world import (
     snapshot,
 )
 from tests.factories import class_body, make_org, make_staff
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from server.services import audit
 from server.services import clock as server_clock
 from tests.api.claim_world import (
     HUGUAN,
-    Api,
     after_notice,
     count,
     error,
@@ -32,11 +31,6 @@ from tests.api.claim_world import (
     snapshot,
 )
 from tests.factories import make_org, make_staff
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from server.extensions import db
 from server.models import ClaimObjection, SubsidyGrant, Voucher
 from tests.api.claim_world import (
     HUGUAN,
-    Api,
     after_notice,
     approve,
     at,
@@ -35,11 +34,6 @@ from tests.api.claim_world import (
     training_lines,
 )
 from tests.factories import make_staff
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from server.models import Claim, ClaimApproval
 from server.services import claims as claim_service
 from tests.api.claim_world import (
     HUGUAN,
-    Api,
     after_notice,
     approve,
     at,
@@ -36,11 +35,6 @@ from tests.api.claim_world import (
     training_lines,
 )
 from tests.factories import make_staff, make_trainee
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture

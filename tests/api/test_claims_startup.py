@@ -13,7 +13,6 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import SubsidyGrant, Voucher
 from tests.api.claim_world import (
-    Api,
     after_notice,
     approve,
     error,
@@ -22,11 +21,6 @@ from tests.api.claim_world import (
     snapshot,
 )
 from tests.factories import pdf_bytes
-
-
-@pytest.fixture
-def api(client):
-    return Api(client)
 
 
 @pytest.fixture
