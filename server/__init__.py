@@ -91,15 +91,45 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     return app
 
 
+# The trainee app's policy: nothing inline, nothing from elsewhere (README, "The trainee app (PWA)").
+PWA_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+           "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PWA_TYPES = {".mjs": "text/javascript", ".js": "text/javascript",
+             ".webmanifest": "application/manifest+json"}
+
+
 def _register_pwa(app: Flask) -> None:
     from server.api.openapi import documented
+
+    def pwa_file(filename: str, cache_control: str = "no-cache"):
+        """A file of the PWA with its policy. `no-cache`: the browser revalidates (ETag) before
+        using its copy; the service worker's precache, not the HTTP cache, is what works offline."""
+        # PWA_DIR (config) may point elsewhere: the update test serves a changed copy from it.
+        directory = app.config.get("PWA_DIR", PWA_DIR)
+        response = send_from_directory(directory, filename)
+        mimetype = PWA_TYPES.get(Path(filename).suffix)
+        if mimetype:
+            response.mimetype = mimetype
+        response.headers["Content-Security-Policy"] = PWA_CSP
+        response.headers["Cache-Control"] = cache_control
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @app.get("/")
     @documented("学员端 PWA 外壳页面", "pwa", response_media="text/html")
     def pwa_shell():
-        return send_from_directory(PWA_DIR, "index.html")
+        return pwa_file("index.html")
+
+    @app.get("/sw.js")
+    @documented("学员端 PWA 的 Service Worker（作用域为站点根路径）", "pwa",
+                response_media="text/javascript")
+    def pwa_service_worker():
+        # Served from the root so its scope covers the shell at "/"; never cached by HTTP, so
+        # the browser's update check always sees the current version.
+        return pwa_file("sw.js", "no-store")
 
     @app.get("/pwa/<path:filename>")
     @documented("PWA 静态资源", "pwa", response_media="application/octet-stream", errors=(404,))
     def pwa_asset(filename: str):
-        return send_from_directory(PWA_DIR, filename)
+        return pwa_file(filename)
