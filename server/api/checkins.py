@@ -63,11 +63,15 @@ def face_consent():
 
 @bp.get("/me/sessions")
 @signed_in(Role.TRAINEE)
-@documented("我的课时（已验券班级；可按日期）", "check-ins", query=s.DayQuery, response=s.SessionList)
+@documented("我的课时（已验券班级；可按日期），含培训场地的电子围栏（WGS-84），供打卡前显示距离", "check-ins",
+            query=s.DayQuery, response=s.MySessionList)
 def my_sessions():
     q = parse_query(s.DayQuery)
     rows = supervision.my_sessions(current_principal(), q.day)
-    return respond(s.SessionList(items=[session_out(sess, k.name) for sess, k in rows]))
+    return respond(s.MySessionList(items=[
+        s.MySessionOut(**session_out(sess, k.name).model_dump(), site=s.FenceOut(
+            address=site.address, latitude=site.fence_latitude, longitude=site.fence_longitude,
+            radius_m=site.radius_m)) for sess, k, site in rows]))
 
 
 @bp.post("/sessions/<int:session_id>/checkins")

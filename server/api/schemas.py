@@ -503,8 +503,25 @@ class SessionOut(BaseModel):
     kind: str
 
 
+class FenceOut(BaseModel):
+    """The site's geofence in WGS-84, the datum phones report (converted at approval)."""
+
+    address: str
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+class MySessionOut(SessionOut):
+    site: FenceOut
+
+
 class SessionList(BaseModel):
     items: list[SessionOut]
+
+
+class MySessionList(BaseModel):
+    items: list[MySessionOut]
 
 
 class CheckinOut(BaseModel):

@@ -14,7 +14,15 @@ from server.domain.access import Principal, Role
 from server.domain.errors import NotFound
 from server.domain.vouchers import VoucherState
 from server.extensions import db
-from server.models import Checkin, ClassSession, TraineeProfile, TrainingClass, Voucher, VoucherSignin
+from server.models import (
+    Checkin,
+    ClassSession,
+    ClassSite,
+    TraineeProfile,
+    TrainingClass,
+    Voucher,
+    VoucherSignin,
+)
 from server.services import clock, policies
 from server.services.classes import visible_class
 from server.services.scope import class_clause, trainee_clause
@@ -153,9 +161,13 @@ def class_checkins(principal: Principal, class_id: int):
         .execution_options(yield_per=500)).tuples())
 
 
-def my_sessions(principal: Principal, day: date | None = None) -> list[tuple[ClassSession, TrainingClass]]:
-    """The sessions of the classes a trainee's vouchers are bound to (on `day`, or all)."""
-    stmt = (select(ClassSession, TrainingClass).join(TrainingClass, TrainingClass.id == ClassSession.class_id)
+def my_sessions(principal: Principal, day: date | None = None
+                ) -> list[tuple[ClassSession, TrainingClass, ClassSite]]:
+    """The sessions of the classes a trainee's vouchers are bound to (on `day`, or all), with the
+    class's site: the phone shows the distance to its fence before a check-in is sent."""
+    stmt = (select(ClassSession, TrainingClass, ClassSite)
+            .join(TrainingClass, TrainingClass.id == ClassSession.class_id)
+            .join(ClassSite, ClassSite.class_id == ClassSession.class_id)
             .where(TrainingClass.id.in_(select(Voucher.bound_class_id).where(
                 Voucher.trainee_id == principal.trainee_id, Voucher.bound_class_id.is_not(None)))))
     if day:

@@ -77,3 +77,17 @@ def test_the_fence_is_measured_in_wgs84_whatever_map_the_site_came_from(client, 
     assert response.status_code == 201, response.json
     assert response.json["placement"] == placement
     assert abs(response.json["distance_m"] - metres) < 2
+
+
+def test_my_sessions_carry_the_sites_fence_in_wgs84_whatever_datum_it_was_typed_in(client, world):
+    """The phone compares its GPS fix (WGS-84) with the fence before sending: the site was typed
+    from a GCJ-02 map, ~500 m off, so the answer must be the converted centre."""
+    from tests.api.checkin_world import RADIUS_M, SITE
+
+    response = client.get("/api/v1/me/sessions", headers=world.headers.trainees[0])
+    assert response.status_code == 200, response.json
+    items = response.json["items"]
+    assert [i["id"] for i in items] == [s.id for s in world.sessions]
+    site = items[0]["site"]
+    assert site["radius_m"] == RADIUS_M and site["address"] == "壶关县龙泉镇职教中心"
+    assert abs(site["latitude"] - SITE[0]) < 1e-5 and abs(site["longitude"] - SITE[1]) < 1e-5
