@@ -284,7 +284,7 @@ def file_certificate_claim(principal: Principal, certificate_ids: list[int]) -> 
     if len(certs) != len(ids):
         raise ValidationFailed("证书不存在或不是本单位颁发", code="UNKNOWN_CERTIFICATE",
                                details={"certificate_ids": sorted(set(ids) - {c.id for c in certs})})
-    _require_valid(certs)
+    require_valid(certs)
     policy = policies.for_region(org.region_code)
     computation = subsidy.compute_certificates(policy, _certificate_facts(certs), today)
     claim = Claim(number=_number(org.region_code, today.year), kind=ClaimKind.CERTIFICATE,
@@ -335,12 +335,15 @@ def resubmit(principal: Principal, claim_id: int) -> Claim:
     stand, a new version that both reviewers must approve afresh."""
     claim = own_claim(principal, claim_id)
     rules.authorise(principal, facts_of(claim), ClaimAction.RESUBMIT)
+    claimant = db.session.get(Organisation, claim.organisation_id)
+    rules.require_not_suspended(clock.today(), suspensions(claimant))
     if claim.kind is ClaimKind.TRAINING:
         klass = db.session.get(TrainingClass, claim.class_id)
-        computation = compute_for_class(klass)
+        computation = compute_for_class(klass, claim.stage)
         vouchers = _bound_vouchers(klass)
     else:
         computation, vouchers = _recompute_certificates(claim), {}
+    _require_something_to_pay(computation)
     move(claim, ClaimAction.RESUBMIT, version=claim.version + 1, returned_reason=None)
     freeze(claim, computation, vouchers)
     audit_event(principal, claim, "claim.resubmitted")
@@ -348,7 +351,7 @@ def resubmit(principal: Principal, claim_id: int) -> Claim:
     return claim
 
 
-def _require_valid(certs: list[Certificate]) -> None:
+def require_valid(certs: list[Certificate]) -> None:
     """A revoked certificate (an evaluation found fraudulent, 002 第十四条) earns no subsidy."""
     revoked = sorted(c.id for c in certs if c.state is not CertificateState.VALID)
     if revoked:
@@ -359,7 +362,7 @@ def _require_valid(certs: list[Certificate]) -> None:
 def _recompute_certificates(claim: Claim) -> subsidy.Computation:
     ids = [ln.certificate_id for ln in current_lines(claim) if ln.certificate_id is not None]
     certs = list(db.session.scalars(select(Certificate).where(Certificate.id.in_(ids))))
-    _require_valid(certs)
+    require_valid(certs)
     return subsidy.compute_certificates(policies.for_region(claim.region_code), _certificate_facts(certs),
                                         clock.today())
 

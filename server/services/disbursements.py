@@ -24,7 +24,7 @@ from server.models import Certificate, Claim, Disbursement, Organisation, Recove
 from server.services import audit, clock
 from server.services import vouchers as voucher_service
 from server.services.claim_review import end_notice_if_due
-from server.services.claims import audit_event, current_lines, facts_of, move, visible_claim
+from server.services.claims import audit_event, current_lines, facts_of, move, require_valid, visible_claim
 from server.services.scope import region_in_scope
 
 RECOVERY_ROLES = (Role.BUREAU_REVIEWER, Role.FINANCE, Role.ADMIN)
@@ -46,6 +46,7 @@ def disburse(principal: Principal, claim_id: int, amount_fen: int, paid_on: date
     paid = [line for line in current_lines(claim) if not line.removed and line.amount_fen > 0]
     certs = {c.id: c for c in db.session.scalars(select(Certificate).where(
         Certificate.id.in_([ln.certificate_id for ln in paid if ln.certificate_id is not None])))}
+    require_valid(list(certs.values()))  # revoked since filing (002 第十四条): return the claim instead
     for line in paid:
         cert = certs.get(line.certificate_id)
         db.session.add(SubsidyGrant(

@@ -146,13 +146,15 @@ def test_two_claims_for_the_same_level_paid_at_once_grant_it_once(app, api, worl
         (w.trainee_ids[0], "初级")]
     loser = claims[[r[0] for r in results].index(409)]
     assert db.session.get(Claim, loser["id"]).state in ("in_notice", "noticed")  # not paid, nothing half-done
-    # Finance returns the loser; resubmitted, it is recomputed with the level already paid.
+    # Finance returns the loser; recomputed with the level already paid, it has nothing to pay,
+    # and resubmitting it says so (the evaluator withdraws it).
     returned = api.post(f"/api/v1/claims/{loser['id']}/return", headers=w.finance,
                         json={"reason": "该证书等级已拨付"})
     assert returned.status_code == 200, returned.json
     again = api.post(f"/api/v1/claims/{loser['id']}/resubmit", headers=w.evaluator)
-    assert again.status_code == 200, again.json
-    assert amounts(again.json) == {w.trainee_ids[0]: (0, ["CERT_LEVEL_ALREADY_SUBSIDISED"])}
+    assert error(again) == (422, "NOTHING_TO_CLAIM")
+    assert again.json["error"]["details"]["reasons"] == ["CERT_LEVEL_ALREADY_SUBSIDISED"]
+    assert api.post(f"/api/v1/claims/{loser['id']}/withdraw", headers=w.evaluator).status_code == 200
 
 
 def test_a_revoked_certificate_is_not_subsidised(api, world):
@@ -177,3 +179,18 @@ def test_a_revoked_certificate_is_not_subsidised(api, world):
     assert api.post(f"/api/v1/claims/{filed.json['id']}/withdraw", headers=w.evaluator).status_code == 200
     again = file(api, w, 1)
     assert again.status_code == 201 and again.json["total_fen"] == 40000
+
+
+def test_a_certificate_revoked_while_its_claim_is_in_notice_is_not_paid(api, world, clock):
+    """002 第十四条: a cancelled evaluation is withdrawn; finance's payment is refused until the
+    claim is returned and filed again without it."""
+    w = world
+    claim = noticed(api, w, 0, 1)
+    revoked = api.post(f"/api/v1/certificates/{w.certs[w.trainee_ids[0]]}/revoke", headers=w.headers.reviewer,
+                       json={"reason": "考核试卷系他人代答，取消评价结果"})
+    assert revoked.status_code == 200, revoked.json
+    after_notice(clock, claim)
+    before = snapshot()
+    refused = pay(api, w, claim)
+    assert error(refused) == (409, "CERTIFICATE_REVOKED"), refused.json
+    assert snapshot() == before and count(Disbursement) == 0

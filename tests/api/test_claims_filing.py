@@ -182,3 +182,18 @@ def test_claims_are_listed_within_each_user_s_scope(api, world):
     assert error(lost) == (422, "INVALID_STATE")
     trainee = headers_for(w.people[0].user)
     assert error(api.get("/api/v1/claims", headers=trainee)) == (403, "FORBIDDEN")
+
+
+def test_a_suspended_institution_cannot_resubmit_a_returned_claim(api, world):
+    w = world
+    claim = file_claim(api, w)
+    returned = api.post(f"/api/v1/claims/{claim['id']}/return", headers=w.headers.reviewer,
+                        json={"reason": "考勤材料不全"})
+    assert returned.status_code == 200, returned.json
+    suspended = api.post(f"/api/v1/organisations/{w.institution_id}/suspension", headers=w.headers.supervisor,
+                         json={"reason": "抽查发现代签到，整改"})
+    assert suspended.status_code == 200, suspended.json
+    before = snapshot()
+    refused = api.post(f"/api/v1/claims/{claim['id']}/resubmit", headers=w.headers.institution)
+    assert error(refused) == (409, "INSTITUTION_SUSPENDED"), refused.json
+    assert snapshot() == before

@@ -87,6 +87,13 @@ def test_the_first_stage_pays_80_percent_and_the_second_20_percent_once_licences
     assert second.status_code == 201, second.json
     assert amounts(second.json) == {(t0, "startup_second_stage"): 18000, (t1, "startup_second_stage"): 16200}
     assert error(claim_stage(api, w, 2)) == (409, "CLAIM_ALREADY_FILED")
+    # Returned and filed again, the second stage is recomputed as the second stage.
+    returned = api.post(f"/api/v1/claims/{second.json['id']}/return", headers=w.headers.reviewer,
+                        json={"reason": "营业执照复印件不清晰"})
+    assert returned.status_code == 200, returned.json
+    again = api.post(f"/api/v1/claims/{second.json['id']}/resubmit", headers=w.headers.institution)
+    assert again.status_code == 200, again.json
+    assert amounts(again.json) == amounts(second.json) and again.json["version"] == 2
     through_notice(api, w, clock, second.json)
     grants = sorted(db.session.execute(select(SubsidyGrant.trainee_id, SubsidyGrant.item,
                                               SubsidyGrant.amount_fen)).tuples().all())
