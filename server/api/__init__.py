@@ -16,9 +16,10 @@ def register_blueprints(app: Flask) -> None:
         directory,
         notices,
         system,
+        targets,
         vouchers,
     )
 
     for module in (system, auth, accounts, directory, vouchers, classes, checkins, certificates, claims,
-                   notices):
+                   notices, targets):
         app.register_blueprint(module.bp)

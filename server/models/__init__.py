@@ -27,6 +27,7 @@ from server.models.completions import AssessmentResult, CompletionEntry, Complet
 from server.models.occupations import Occupation
 from server.models.organisations import Organisation
 from server.models.regions import Region
+from server.models.targets import Target
 from server.models.users import TraineeProfile, User
 from server.models.vouchers import Voucher, VoucherScan
 
@@ -56,6 +57,7 @@ __all__ = [
     "Region",
     "RosterEntry",
     "SubsidyGrant",
+    "Target",
     "TraineeProfile",
     "TrainingClass",
     "User",

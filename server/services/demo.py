@@ -42,7 +42,7 @@ from server.domain.regions import prefix_of
 from server.domain.vouchers import VoucherState
 from server.extensions import db
 from server.models import Organisation, Region, TraineeProfile, TrainingClass, User, Voucher
-from server.services import audit, clock, policies, scans
+from server.services import audit, clock, policies, scans, targets
 from server.services import classes as class_service
 from server.services import vouchers as voucher_service
 from server.services.auth import principal_of
@@ -510,6 +510,7 @@ def load_demo() -> dict:
     created and, per region, where its trainees' mobiles start and what it now holds (for
     describe())."""
     reference = load_reference_data()
+    reference["targets"] = targets.load_targets()["created"]  # 000 一, 001 附件2 (目标任务)
     names = {code: name for code, name in db.session.execute(select(Region.code, Region.name))}
 
     org_specs: dict[tuple[str, str], OrgSpec] = {

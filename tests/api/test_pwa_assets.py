@@ -168,6 +168,22 @@ def test_every_refusal_code_the_app_meets_has_a_chinese_message():
                  "VOUCHER_HAS_NO_QR", "VOUCHER_NOT_FOUND", "CHECKIN_DUPLICATE", "FACE_CONSENT_REQUIRED",
                  "POSITION_UNCERTAIN", "INVALID_IDEMPOTENCY_KEY", "SELFIE_TOO_LARGE", "OFFLINE"):
         assert code in mapped, code
+    assert all(code in mapped for code in checkin_refusal_codes()), checkin_refusal_codes() - mapped
+
+
+def checkin_refusal_codes() -> set[str]:
+    """Every refusal the check-in API can send (the service, its rules, the geofence, the selfie
+    table): the check-in screen shows each in Chinese."""
+    server = PWA_DIR.parent / "server"
+    codes = set()
+    for rel in ("services/checkins.py", "domain/checkins.py", "domain/geofence.py", "api/checkins.py"):
+        text = (server / rel).read_text(encoding="utf-8")
+        codes |= set(re.findall(r'code\s*=\s*"([A-Z][A-Z_]+)"', text))
+        codes |= set(re.findall(r'\("(SELFIE_[A-Z_]+)", "', text))
+    # Not met by a trainee's check-in: staff-only actions (reviews, e-voucher sign-ins, purges).
+    staff = {"CLASS_NOT_FOUND", "VOUCHER_NOT_IN_CLASS", "VOUCHER_UNAVAILABLE", "VOUCHER_SIGNIN_DUPLICATE",
+             "INVALID_DECISION", "CHECKIN_ALREADY_REVIEWED", "SELFIE_PURGED", "LINK_INVALID", "LINK_EXPIRED"}
+    return codes - staff
     assert all(re.search(r"[\u4e00-\u9fff]", m) for m in re.findall(r': "([^"]+)"', text))
 
 
@@ -181,6 +197,8 @@ def test_every_mapped_code_is_one_the_server_can_send():
         sent |= set(re.findall(r'code\s*=\s*"([A-Z][A-Z_]+)"', text))
         if path.name == "errors.py":
             sent |= set(re.findall(r'\("([A-Z][A-Z_]+)", "', text))
+        # The selfie refusals are a table of (code, message) pairs, and one default pair.
+        sent |= set(re.findall(r'\("(SELFIE_[A-Z_]+)", "', text))
     text = (PWA_DIR / "js" / "messages.zh.js").read_text(encoding="utf-8")
     mapped = set(re.findall(r"^\s+([A-Z_]+): \"", text, re.M))
     assert mapped - sent == {"OFFLINE", "SERVER_ERROR"}
