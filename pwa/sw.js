@@ -6,11 +6,13 @@
 // - fetch: the shell's own files from the cache; a navigation to the shell ("/") gets the cached
 //   shell, and any other navigation goes to the network with the shell as the offline fallback.
 //   /api/ is never touched: what works offline (the trainee's voucher token) is the page's choice.
+// - sync ("checkins", Background Sync where the browser has it): asks the open pages to send
+//   their check-in queue; the queue itself belongs to the page (pwa/js/queue.js).
 // - a new version waits until the page says SKIP_WAITING (the "有新版本，点击更新" prompt).
 //
 // Change VERSION whenever a file in SHELL changes; a test checks the list against pwa/.
 
-const VERSION = "2026-12-04.1";
+const VERSION = "2026-12-04.2";
 const CACHE = `skillvoucher-shell-${VERSION}`;
 const SHELL_URL = "/";
 const SHELL = [
@@ -24,12 +26,15 @@ const SHELL = [
   "/pwa/js/messages.zh.js",
   "/pwa/js/dom.js",
   "/pwa/js/offline.js",
+  "/pwa/js/queue.js",
   "/pwa/js/qr.js",
   "/pwa/js/token-verify.js",
   "/pwa/js/voucher-verify.js",
   "/pwa/js/screens/login.js",
   "/pwa/js/screens/home.js",
   "/pwa/js/screens/voucher.js",
+  "/pwa/js/screens/checkin.js",
+  "/pwa/js/screens/history.js",
   "/pwa/vendor/qrcode-generator/qrcode.mjs",
 ];
 const PRECACHED = new Set(SHELL);
@@ -56,6 +61,12 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
   if (event.data && event.data.type === "VERSION" && event.ports[0]) event.ports[0].postMessage(VERSION);
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "checkins") return;
+  event.waitUntil(self.clients.matchAll({ type: "window" }).then((pages) =>
+    pages.forEach((page) => page.postMessage({ type: "FLUSH_CHECKINS" }))));
 });
 
 async function fromCache(url) {

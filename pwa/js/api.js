@@ -6,7 +6,7 @@
 // reload; it rotates on every refresh and is revoked on logout. README, "The trainee app (PWA)",
 // explains the trade-off.
 
-import { messageFor } from "./messages.zh.js";
+import { messageFor, windowMessage } from "./messages.zh.js";
 
 export const REFRESH_KEY = "skillvoucher.refresh";
 const API = "/api/v1";
@@ -75,10 +75,12 @@ async function parseError(response) {
   }
   const error = body && body.error ? body.error : {};
   const code = error.code || (response.status >= 500 ? "SERVER_ERROR" : `HTTP_${response.status}`);
-  return new ApiError(response.status, code, messageFor(code, error.message), error.details || {});
+  const details = error.details || {};
+  const message = (code === "CHECKIN_OUTSIDE_WINDOW" && windowMessage(details)) || messageFor(code, error.message);
+  return new ApiError(response.status, code, message, details);
 }
 
-async function rawFetch(path, { method = "GET", body, form, token } = {}) {
+async function rawFetch(path, { method = "GET", body, form, token, timeoutMs, withHeaders } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let payload;
@@ -89,15 +91,22 @@ async function rawFetch(path, { method = "GET", body, form, token } = {}) {
     payload = JSON.stringify(body);
   }
   let response;
+  // A slow network counts as none: the caller (the check-in queue) keeps the request for later.
+  const abort = timeoutMs ? new AbortController() : null;
+  const timer = abort ? setTimeout(() => abort.abort(), timeoutMs) : null;
   try {
     response = await fetch(API + path, { method, headers, body: payload, credentials: "omit",
-      cache: "no-store" });
-  } catch {
-    throw offlineError();
+      cache: "no-store", signal: abort ? abort.signal : undefined });
+    if (!response.ok) throw await parseError(response);
+    if (response.status === 204) return null;
+    const data = await response.json();
+    return withHeaders ? { data, status: response.status, headers: response.headers } : data;
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw offlineError(); // no network, a timeout, or the answer cut off
+  } finally {
+    clearTimeout(timer);
   }
-  if (!response.ok) throw await parseError(response);
-  if (response.status === 204) return null;
-  return response.json();
 }
 
 /** Whether a sign-in is remembered on this phone (it may still turn out to be expired). */
@@ -173,3 +182,14 @@ export const vouchers = () => request("/vouchers");
 export const voucherToken = (id) => request(`/vouchers/${encodeURIComponent(id)}/token`);
 export const mySessions = (day) => request(`/me/sessions${day ? `?day=${encodeURIComponent(day)}` : ""}`);
 export const certificates = () => request("/certificates");
+
+export const me = () => request("/me");
+export const giveFaceConsent = (give) => request("/me/face-consent", { method: "PUT", body: { give } });
+export const myCheckins = (traineeId) => request(`/trainees/${encodeURIComponent(traineeId)}/checkins`);
+export const selfieLink = (id) => request(`/checkins/${encodeURIComponent(id)}/selfie?size=thumbnail`);
+
+const CHECKIN_TIMEOUT_MS = 45_000; // a 200 KB photo on a slow 3G line, with room to spare
+
+/** Send a check-in (multipart); resolves {data, status, headers}. Rejects with ApiError. */
+export const sendCheckin = (sessionId, form) => request(`/sessions/${encodeURIComponent(sessionId)}/checkins`,
+  { method: "POST", form, timeoutMs: CHECKIN_TIMEOUT_MS, withHeaders: true });

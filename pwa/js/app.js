@@ -1,8 +1,12 @@
 // The trainee app's entry: the hash router (one ES module per screen), the service worker and
-// its "new version" prompt. Routes: #/login, #/home, #/voucher/<id>.
+// its "new version" prompt, and the check-in queue. Routes: #/login, #/home, #/voucher/<id>,
+// #/checkin/<session id>, #/history.
 
 import * as api from "./api.js";
 import * as offline from "./offline.js";
+import * as queue from "./queue.js";
+import * as checkin from "./screens/checkin.js";
+import * as history from "./screens/history.js";
 import * as home from "./screens/home.js";
 import * as login from "./screens/login.js";
 import * as voucher from "./screens/voucher.js";
@@ -11,6 +15,8 @@ const ROUTES = [
   { name: "login", pattern: /^#\/login$/, screen: login, open: true },
   { name: "home", pattern: /^#\/home$/, screen: home },
   { name: "voucher", pattern: /^#\/voucher\/(\d+)$/, screen: voucher },
+  { name: "checkin", pattern: /^#\/checkin\/(\d+)$/, screen: checkin },
+  { name: "history", pattern: /^#\/history$/, screen: history },
 ];
 
 const root = document.getElementById("app");
@@ -24,6 +30,8 @@ function navigate(hash) {
 async function signOut() {
   await api.logout();
   offline.forgetAll();
+  queue.forgetResults(); // queued check-ins stay: they are sent when this trainee signs in again
+  checkin.forgetConsent();
   navigate("#/login");
 }
 
@@ -79,6 +87,7 @@ async function registerWorker() {
 
 window.addEventListener("hashchange", route);
 route();
+queue.start(); // send what an earlier visit left queued; again on `online` and on a timer
 registerWorker().catch(() => {
   // no service worker (private mode, old browser): the app still works online
 });

@@ -44,7 +44,7 @@ export const MESSAGES = {
   CHECKIN_NOT_IN_CLASS: "您没有在本班验券，不能打卡",
   CHECKIN_VOUCHER_REVOKED: "您的电子券已作废，不能打卡",
   CHECKIN_VOUCHER_CLOSED: "培训已结束，不能打卡",
-  CHECKIN_OUTSIDE_WINDOW: "现在不在打卡时间内",
+  CHECKIN_OUTSIDE_WINDOW: "现在不在打卡时间内（一般为开课前 30 分钟至开课后 15 分钟）",
   CHECKIN_DUPLICATE: "本课时已打过卡",
   CHECKIN_NOT_FOUND: "打卡记录不存在",
   INVALID_CHECKIN_KIND: "打卡类型不正确",
@@ -59,9 +59,36 @@ export const MESSAGES = {
   IDEMPOTENCY_KEY_REUSED: "该请求标识已用于另一次打卡，请重新打卡",
   SELFIE_TOO_LARGE: "自拍照不能超过 5 MB",
   INVALID_IMAGE: "照片无法识别，请重新拍摄",
+  SELFIE_MISSING: "请先拍摄自拍照",
+  SELFIE_NOT_AN_IMAGE: "上传的不是照片，请重新拍摄",
+  SELFIE_TYPE_MISMATCH: "照片格式不正确，请重新拍摄",
+  SELFIE_TOO_MANY_PIXELS: "照片尺寸过大，请重新拍摄",
+  SELFIE_CORRUPT: "照片已损坏，请重新拍摄",
+  SELFIE_TOO_SMALL: "照片太小，无法辨认，请重新拍摄",
+  SELFIE_INVALID: "自拍照不符合要求，请重新拍摄",
   // certificates
   UNKNOWN_CERTIFICATE: "证书不存在",
 };
+
+// CHECKIN_OUTSIDE_WINDOW says why (details.reason) and when the window opens and closes.
+const WINDOW_REASONS = {
+  early: (opens) => `还没到打卡时间${opens ? `，${opens} 起可以打卡` : ""}`,
+  late: (opens, closes) => `打卡时间已过${closes ? `（${closes} 截止）` : ""}，请联系培训机构`,
+  captured_outside_window: () => "离线打卡的拍摄时间不在打卡时间内",
+  offline_too_long: () => "离线打卡上传过晚（超过 12 小时），请联系培训机构",
+};
+
+function clockTime(iso) {
+  const when = iso ? new Date(iso) : null;
+  return when && !Number.isNaN(when.getTime()) ? when.toLocaleTimeString("zh-CN", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false }) : "";
+}
+
+/** The window refusal's message from its details, or null when they say nothing known. */
+export function windowMessage(details = {}) {
+  const say = WINDOW_REASONS[details.reason];
+  return say ? say(clockTime(details.opens), clockTime(details.closes)) : null;
+}
 
 const FALLBACK = "操作未成功，请稍后再试";
 

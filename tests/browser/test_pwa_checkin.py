@@ -4,15 +4,15 @@ test writes from a Pillow image) and an emulated position: consent first, the di
 site, the selfie shrunk on the phone, the check-in sent, queued offline and sent once when the
 network is back, a refusal in Chinese. Each journey ends on what the server stored.
 
-The class is built with the API tests' helpers (tests/api/checkin_world.py) and its first
-session then moved to the real current time (as bench/checkins_seed.py does): the browser's own
-clock is real, so the app's clock is left real too and the check-in window is open now.
+The class is built with the API tests' helpers (tests/api/checkin_world.py), which leave the
+app's clock five minutes before its first session; the phone's clock is fixed at the same instant
+(Playwright's clock), so both sides agree whatever the real time of day.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -61,35 +61,19 @@ def camera_browser(browser, tmp_path_factory):
         launched.close()
 
 
-def session_now(lead_minutes: int = 25, hours: int = 2):
-    """A session (China time) whose check-in window (30 minutes before the start to 15 after)
-    is open now and for a while yet (bench/checkins_seed.py's rule)."""
-    now = datetime.now(app_clock.CHINA).replace(second=0, microsecond=0)
-    starts = now + timedelta(minutes=lead_minutes)
-    latest = datetime.combine(now.date(), time(23, 29), tzinfo=app_clock.CHINA)
-    if starts > latest:
-        starts = latest if now < latest else datetime.combine(now.date() + timedelta(days=1), time(0, 0),
-                                                                tzinfo=app_clock.CHINA)
-    ends = min(datetime.combine(starts.date(), time(23, 59), tzinfo=app_clock.CHINA),
-               starts + timedelta(hours=hours))
-    return starts.date(), starts.time(), ends.time()
-
-
 @pytest.fixture
 def world(app, client, clock, live_server):
-    """One Huguan trainee scanned into an approved class whose first session is on now; no face
-    consent yet (the phone asks for it); the app's clock real again."""
+    """One Huguan trainee scanned into an approved class, five minutes before its first session
+    (the app's clock, which the phone's will share); no face consent yet (the phone asks)."""
     with app.app_context():
         built = open_class(client, clock, trainees=1)
-        session = db.session.get(ClassSession, built.sessions[0].id)
-        session.day, session.starts, session.ends = session_now()
         db.session.execute(delete(FaceConsent))
         site = db.session.scalars(select(ClassSite).where(ClassSite.class_id == built.class_id)).one()
-        found = SimpleNamespace(base=live_server, session_id=session.id, trainee_id=built.people[0].id,
-                                mobile=built.people[0].user.mobile,
-                                site=(site.fence_latitude, site.fence_longitude), radius_m=site.radius_m)
+        found = SimpleNamespace(base=live_server, session_id=built.sessions[0].id,
+                                trainee_id=built.people[0].id, mobile=built.people[0].user.mobile,
+                                site=(site.fence_latitude, site.fence_longitude), radius_m=site.radius_m,
+                                now=app.extensions["clock"]())
         db.session.commit()
-    app.extensions.pop("clock", None)
     return found
 
 
@@ -107,12 +91,14 @@ def phone_at(camera_browser, position, accuracy=15.0):
 
 
 @pytest.fixture
-def phone_factory(camera_browser):
+def phone_factory(camera_browser, world):
     pages = []
 
     def make(position, accuracy=15.0):
-        pages.append(phone_at(camera_browser, position, accuracy))
-        return pages[-1]
+        page = phone_at(camera_browser, position, accuracy)
+        page.clock.set_fixed_time(world.now)  # the phone's clock is the server's
+        pages.append(page)
+        return page
 
     yield make
     for page in pages:
@@ -369,3 +355,21 @@ def test_a_refused_check_in_shows_its_chinese_message_and_leaves_the_queue(app, 
     expect(screen).to_have_attribute("data-state", "refused")
     expect(phone.locator("#checkin-status")).to_contain_text("本课时已打过卡")
     assert len(checkins_of(app, world.trainee_id)) == 1
+
+
+def test_too_early_is_refused_with_the_time_the_window_opens(app, world, phone_factory):
+    with app.app_context():
+        session = db.session.get(ClassSession, world.session_id)
+        later = world.now.astimezone(app_clock.CHINA) + timedelta(minutes=150)  # the same morning
+        session.starts, session.ends = later.time().replace(second=0), (later + timedelta(hours=1)).time()
+        db.session.commit()
+        opens = (later - timedelta(minutes=30)).strftime("%H:%M")
+    phone = phone_factory(world.site)
+    open_checkin(phone, world)
+    give_consent(phone)
+    take_selfie(phone)
+    phone.locator("#send-checkin").tap()
+    expect(phone.locator(".checkin")).to_have_attribute("data-state", "refused")
+    expect(phone.locator("#checkin-status")).to_have_text(f"还没到打卡时间，{opens} 起可以打卡")
+    assert checkins_of(app, world.trainee_id) == []
+    assert queued(phone) == []

@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { formatDate, h, mount, notice, todayInChina } from "../dom.js";
 import * as offline from "../offline.js";
+import * as queue from "../queue.js";
 
 const QR_STATES = new Set(["issued", "bound", "trained"]); // as the server's QR_STATES
 const KIND_LABELS = { theory: "理论课", practice: "实操课" };
@@ -25,10 +26,30 @@ function voucherCard(v, navigate) {
       } }, "出示电子券") : null);
 }
 
-function sessionRow(s) {
+// A session's check-in on this phone: queued (待上传), sent (已打卡), or refused.
+function checkinBadge(sessionId, pending) {
+  const last = queue.results()[sessionId];
+  if (pending.has(String(sessionId))) return h("span", { class: "badge state-pending checkin-state" }, "待上传");
+  if (last && last.state === "done") return h("span", { class: "badge state-valid checkin-state" }, "已打卡");
+  if (last && last.state === "refused") return h("span", { class: "badge state-rejected checkin-state" }, "打卡未成功");
+  return null;
+}
+
+function sessionRow(s, navigate, pending) {
   return h("li", { class: "card session", dataset: { sessionId: s.id } },
-    h("strong", {}, s.class_name),
-    h("p", {}, `${String(s.starts).slice(0, 5)}–${String(s.ends).slice(0, 5)} ${KIND_LABELS[s.kind] || ""}`));
+    h("div", { class: "card-head" }, h("strong", {}, s.class_name), checkinBadge(s.id, pending)),
+    h("p", {}, `${String(s.starts).slice(0, 5)}–${String(s.ends).slice(0, 5)} ${KIND_LABELS[s.kind] || ""}`),
+    s.site ? h("p", { class: "muted" }, s.site.address) : null,
+    h("button", { type: "button", class: "primary open-checkin", onclick: () => navigate(`#/checkin/${s.id}`) },
+      "打卡"));
+}
+
+async function pendingSessions() {
+  try {
+    return new Set((await queue.all()).map((i) => String(i.sessionId)));
+  } catch {
+    return new Set();
+  }
 }
 
 function certificateRow(c) {
@@ -77,12 +98,30 @@ export function render(root, { navigate, signOut }) {
     h("header", { class: "bar" }, h("h1", {}, "技能培训电子券"),
       h("button", { type: "button", id: "logout", class: "link", onclick: signOut }, "退出登录")),
     who ? h("p", { class: "muted hello" }, `${who.display_name || ""}，您好`) : null,
-    vouchers.el, sessions.el, certificates.el));
+    vouchers.el, sessions.el,
+    h("button", { type: "button", id: "open-history", class: "secondary wide", onclick: () => navigate("#/history") },
+      "我的打卡记录"),
+    certificates.el));
 
   const navigateTo = (v) => voucherCard(v, navigate);
+  let pending = new Set();
+  let shown = null; // the sessions on screen, redrawn when the queue changes
+  const drawSession = (s) => sessionRow(s, navigate, pending);
+  const onQueue = async () => {
+    pending = await pendingSessions();
+    const current = shown || offline.list("sessions");
+    if (current) sessions.show(current.items, drawSession, current.savedAt);
+  };
+  window.addEventListener("checkin-queue", onQueue);
+  const loadSessions = async () => {
+    pending = await pendingSessions();
+    const items = (await api.mySessions(todayInChina())).items;
+    shown = { items, savedAt: null };
+    return items;
+  };
   Promise.all([
     fill(vouchers, "vouchers", async () => (await api.vouchers()).items, navigateTo, offline.pickVoucher),
-    fill(sessions, "sessions", async () => (await api.mySessions(todayInChina())).items, sessionRow),
+    fill(sessions, "sessions", loadSessions, drawSession),
     fill(certificates, "certificates", async () => (await api.certificates()).items, certificateRow,
       (c) => ({ id: c.id, number: c.number, kind_label: c.kind_label, state: c.state,
         state_label: c.state_label, occupation_name: c.occupation_name, level: c.level,
@@ -90,4 +129,5 @@ export function render(root, { navigate, signOut }) {
   ]).catch((error) => {
     if (error.status === 401) signOut({ expired: true });
   }).finally(() => root.querySelector(".home")?.setAttribute("data-loaded", "true"));
+  return () => window.removeEventListener("checkin-queue", onQueue);
 }
