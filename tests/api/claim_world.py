@@ -17,6 +17,7 @@ uncommitted is dropped, as in production)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -317,3 +318,28 @@ def snapshot() -> dict:
         "suspensions": rows(Organisation.id, Organisation.suspended_from, order=Organisation.id),
         "audit": db.session.scalar(select(func.count()).select_from(AuditEvent)),
     }
+
+
+def race(app, *posts) -> list[tuple]:
+    """Send the requests at the same moment from threads of their own (each a test client with
+    its own application context, so its own session): `posts` are functions of a client that
+    return its response. The (status, error code) of each, in order; an exception is reported as
+    ("error", repr) for the caller's assertion to show."""
+    barrier, results = threading.Barrier(len(posts)), [None] * len(posts)
+
+    def run(index: int) -> None:
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=30)
+            response = posts[index](client)
+            results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
+        except Exception as exc:  # reported by the caller's assertion
+            results[index] = ("error", repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(posts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
+    return results

@@ -5,8 +5,6 @@ the same moment (the unique index on the paid ledger)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -21,6 +19,7 @@ from tests.api.claim_world import (
     finished_class,
     headers_for,
     pay,
+    race,
     snapshot,
 )
 from tests.factories import make_org, make_staff
@@ -123,22 +122,12 @@ def test_two_claims_for_the_same_level_paid_at_once_grant_it_once(app, api, worl
     assert [c["total_fen"] for c in claims] == [40000, 40000]
     day = after_notice(clock, claims[0])
     db.session.commit()
-    barrier, results = threading.Barrier(2), [None, None]
+    def disburse(index: int):
+        return lambda client: client.post(
+            f"/api/v1/claims/{claims[index]['id']}/disbursement", headers=w.finance,
+            json={"amount_fen": 40000, "paid_on": day.isoformat(), "reference": f"LX-2026-01{index}"})
 
-    def run(index: int) -> None:
-        client = app.test_client()
-        claim = claims[index]
-        barrier.wait(timeout=30)
-        response = client.post(f"/api/v1/claims/{claim['id']}/disbursement", headers=w.finance,
-                               json={"amount_fen": 40000, "paid_on": day.isoformat(),
-                                     "reference": f"LX-2026-01{index}"})
-        results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(app, disburse(0), disburse(1))
     assert sorted(results, key=str) == [(201, None), (409, "ALREADY_PAID")], results
     db.session.expire_all()
     assert count(Disbursement) == 1

@@ -4,7 +4,6 @@ deadline, a suspended institution (002 第十七条) — changes nothing."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -24,6 +23,7 @@ from tests.api.claim_world import (
     finished_class,
     headers_for,
     open_class,
+    race,
     snapshot,
 )
 from tests.factories import class_body, make_org, make_staff
@@ -101,19 +101,10 @@ def test_a_claim_after_the_region_s_deadline_is_refused(api, world, clock):
 def test_racing_filings_give_one_claim(app, api, world):
     w = world
     db.session.commit()
-    barrier, results = threading.Barrier(2), [None, None]
+    def file(client):
+        return client.post(claims_url(w), headers=w.headers.institution)
 
-    def run(index: int) -> None:
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        response = client.post(claims_url(w), headers=w.headers.institution)
-        results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(app, file, file)
     assert sorted(results, key=str) == [(201, None), (409, "CLAIM_ALREADY_FILED")], results
     db.session.expire_all()
     assert count(Claim) == 1

@@ -7,7 +7,6 @@ The Lin class of claim_world: 95,000 fen = 500 元 (trainee 0, 5 days × 100 元
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -28,6 +27,7 @@ from tests.api.claim_world import (
     headers_for,
     noticed_claim,
     pay,
+    race,
     snapshot,
 )
 from tests.factories import make_org, make_staff
@@ -166,23 +166,10 @@ def test_two_racing_disbursements_pay_once(app, api, world, clock, ended_by_comm
         assert app.test_cli_runner().invoke(args=["end-notices"]).exit_code == 0
     db.session.commit()  # hold no transaction: SQLite's writers would queue behind it
     body = {"amount_fen": claim["total_fen"], "paid_on": day.isoformat(), "reference": "LX-2026-009"}
-    barrier, results = threading.Barrier(2), [None, None]
+    def disburse(client):
+        return client.post(f"/api/v1/claims/{claim['id']}/disbursement", headers=w.finance, json=body)
 
-    def run(index: int) -> None:
-        client = app.test_client()  # its own application context, so its own session
-        try:
-            barrier.wait(timeout=30)
-            response = client.post(f"/api/v1/claims/{claim['id']}/disbursement", headers=w.finance, json=body)
-            results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-        except Exception as exc:  # reported by the assertion below
-            results[index] = ("error", repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    results = race(app, disburse, disburse)
     assert sorted(results, key=str) == [(201, None), (409, "CLAIM_STATE_CONFLICT")], results
     db.session.expire_all()
     assert count(Disbursement) == 1

@@ -30,6 +30,7 @@ from tests.api.claim_world import (
     lodge,
     noticed_claim,
     pay,
+    race,
     snapshot,
     training_lines,
 )
@@ -249,21 +250,12 @@ def test_the_last_two_objections_decided_at_once_release_the_claim(app, api, wor
         return found
 
     monkeypatch.setattr(claim_review, "visible_claim", read_then_wait)
-    barrier, results = threading.Barrier(2), [None, None]
+    def dismiss(index: int, headers):
+        return lambda client: client.post(
+            f"/api/v1/objections/{objections[index]}/decision", headers=headers,
+            json={"outcome": "dismissed", "reason": "核实不属实"})
 
-    def run(index: int, headers) -> None:
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        response = client.post(f"/api/v1/objections/{objections[index]}/decision", headers=headers,
-                               json={"outcome": "dismissed", "reason": "核实不属实"})
-        results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-
-    threads = [threading.Thread(target=run, args=(i, h))
-               for i, h in enumerate((w.headers.reviewer, w.reviewer2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(app, dismiss(0, w.headers.reviewer), dismiss(1, w.reviewer2))
     monkeypatch.undo()
     assert results == [(200, None), (200, None)], results
     shown = get_claim(api, w.finance, claim["id"])

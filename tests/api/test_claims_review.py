@@ -31,6 +31,7 @@ from tests.api.claim_world import (
     lodge,
     noticed_claim,
     pay,
+    race,
     snapshot,
     training_lines,
 )
@@ -129,20 +130,10 @@ def test_two_reviewers_signing_at_once_never_give_two_first_signatures(app, api,
             return found
 
         monkeypatch.setattr(claim_review, "approvals_of", read_then_wait)
-    barrier, results = threading.Barrier(2), [None, None]
+    def approve_as(headers):
+        return lambda client: client.post(f"/api/v1/claims/{claim['id']}/approve", headers=headers)
 
-    def run(index, headers):
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        response = client.post(f"/api/v1/claims/{claim['id']}/approve", headers=headers)
-        results[index] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-
-    threads = [threading.Thread(target=run, args=(i, h))
-               for i, h in enumerate((w.headers.reviewer, w.reviewer2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(app, approve_as(w.headers.reviewer), approve_as(w.reviewer2))
     db.session.expire_all()
     state = db.session.scalar(select(Claim.state))
     steps = db.session.execute(select(ClaimApproval.step, ClaimApproval.reviewer_id)
