@@ -4,6 +4,8 @@ suspensions (SPEC §6, §7)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, make_response
 
 from server.api import claim_schemas as c
@@ -45,8 +47,7 @@ def computation_out(result: subsidy.Computation, viewer: Principal) -> c.Computa
         trainee=person_out(people[line.trainee_id], viewer) if line.trainee_id in people else None,
         trainee_id=line.trainee_id, certificate_id=line.certificate_id, item=line.item,
         half_days=line.half_days,
-        steps=[c.StepOut(half_days=s.half_days, days=s.half_days / 2, daily_rate_fen=s.daily_rate_fen,
-                         amount_fen=s.amount_fen) for s in line.steps],
+        steps=_steps(asdict(s) for s in line.steps),
         gross_fen=line.gross_fen, cap_fen=line.cap_fen,
         adjustments=[c.AdjustmentOut(reason=str(a.reason), amount_fen=a.amount_fen, note=a.note)
                      for a in line.adjustments],

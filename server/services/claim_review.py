@@ -28,7 +28,7 @@ from server.domain.claims_notice import (
 from server.domain.claims_review import Approval, SameReviewer, check_approval, check_return
 from server.domain.eligibility import PROGRAMME_LABELS
 from server.domain.errors import Conflict, NotFound, ValidationFailed
-from server.domain.subsidy_explain import ITEM_LABELS
+from server.domain.subsidy_explain import ITEM_LABELS, days, yuan
 from server.domain.workdays import NoticePeriod
 from server.extensions import db
 from server.models import (
@@ -275,7 +275,7 @@ def _notice_view(claim: Claim) -> NoticeView:
 
 def _standard(line: ClaimLine) -> str:
     """The standard as the notice states it: the item and its rate steps."""
-    steps = "＋".join(f"{s['half_days'] / 2:g}天×{s['daily_rate_fen'] / 100:g}元"
+    steps = "＋".join(f"{days(s['half_days'])}×{yuan(s['daily_rate_fen'])}"
                      for s in line.detail.get("steps", []))
     label = ITEM_LABELS.get(line.item, line.item)
     return f"{label}：{steps}" if steps else label
