@@ -49,8 +49,11 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """A page in a fresh browser context: empty localStorage and HTTP cache, online."""
-    context = browser.new_context()
+    """A page in a fresh browser context: empty localStorage and HTTP cache, online. Service
+    workers are blocked: "/" is the trainee app, whose worker would otherwise answer some of the
+    page's requests while the context is set offline (Playwright's offline mode misses them);
+    the app's own tests (test_pwa_*) make their contexts themselves."""
+    context = browser.new_context(service_workers="block")
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
